@@ -1,0 +1,196 @@
+"""create_app(settings): the FastAPI application; no work happens at import time.
+
+The lifespan opens the database and, unless a loaded engine is injected (tests share one
+across many apps), starts the matching engine: taxonomy, encoder, verified indexes,
+catalogues and ranker. Every request gets a request id, is timed into the app's own
+Prometheus registry and logged as one key=value line without any participant text.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import problems
+from api.deps import authorise
+from api.routes import (
+    asf_providers,
+    audit,
+    employers,
+    exports,
+    models,
+    openings,
+    operations,
+    organisations,
+    participants,
+    placements,
+    suggestions,
+    users,
+)
+from api.routes.operations import Metrics
+from matching.db.session import make_engine, make_session_factory
+from matching.engine import MatchingEngine
+from matching.progress import Track, no_progress
+from matching.settings import Settings
+from training.registry import ChampionWatcher, ModelRegistry
+
+log = logging.getLogger("stegvis.api")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+DESCRIPTION = """\
+Explainable job and work-training suggestions for Supported Employment (IPS) job coaches.
+
+Authenticate with an API token: `Authorization: Bearer stv_…`. What each role may do, the
+errors (RFC 9457 problem+json) and examples are in `docs/api.md`.
+"""
+
+TAGS = [
+    {"name": "participants", "description": "Coaches: the participants of their organisation."},
+    {"name": "suggestions", "description": "Coaches: ranked suggestions, feedback, outcomes."},
+    {"name": "openings", "description": "Employers: their own openings. Coaches: read."},
+    {"name": "placements", "description": "ASF providers: their own places. Coaches: read."},
+    {"name": "employers", "description": "Admins; an employer reads its own record."},
+    {"name": "ASF providers", "description": "Admins; a provider reads its own record."},
+    {"name": "organisations", "description": "Admins: the tenants."},
+    {"name": "users", "description": "Admins: users and tokens. Everyone: `/me`."},
+    {"name": "audit", "description": "Admins: who read or changed participant data."},
+    {"name": "exports", "description": "Data team: pseudonymous training data."},
+    {"name": "models", "description": "Data team and admins: the serving ranker."},
+    {"name": "operations", "description": "Health, readiness, metrics; no token needed."},
+]
+
+RESOURCE_ROUTERS = (
+    users,
+    participants,
+    suggestions,
+    openings,
+    placements,
+    employers,
+    asf_providers,
+    organisations,
+    audit,
+    exports,
+    models,
+)
+
+
+class Observe:
+    """Request id, latency histogram and one structured log line per request."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers", ())).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append("X-Request-ID", request_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.latency.labels(
+                method=scope["method"], route=route, status=str(status)
+            ).observe(elapsed)
+            log.info(
+                "request_id=%s method=%s route=%s status=%d latency_ms=%.1f user_id=%s role=%s",
+                request_id,
+                scope["method"],
+                route,
+                status,
+                elapsed * 1000,
+                state.get("user_id", "-"),
+                state.get("role", "-"),
+            )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: MatchingEngine | None = None,
+    track: Track = no_progress,
+) -> FastAPI:
+    """The application. `engine`: an already started matching engine to use (tests)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db_engine = make_engine(settings.resolved_database_url, hide_parameters=True)
+        app.state.db_engine = db_engine
+        app.state.session_factory = make_session_factory(db_engine)
+        app.state.write_lock = threading.Lock() if db_engine.dialect.name == "sqlite" else None
+        app.state.matcher = engine or MatchingEngine.start(
+            settings, app.state.session_factory, track=track
+        )
+        if engine is None:
+            # An app with its own engine serves the registry's champion and follows it.
+            app.state.champion_watcher = ChampionWatcher(
+                ModelRegistry(settings),
+                app.state.matcher.ranker,
+                interval=settings.champion_poll_seconds,
+            )
+            app.state.champion_watcher.start()
+        log.info("serving with ranker %s", app.state.matcher.ranker.current()[1])
+        try:
+            yield
+        finally:
+            if app.state.champion_watcher is not None:
+                app.state.champion_watcher.stop()
+                app.state.champion_watcher = None
+            app.state.matcher = None
+            db_engine.dispose()
+
+    app = FastAPI(
+        title="Stegvis",
+        description=DESCRIPTION,
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_tags=TAGS,
+    )
+    app.state.settings = settings
+    app.state.matcher = None
+    app.state.champion_watcher = None
+    app.state.write_lock = None
+
+    def serving_version() -> str | None:
+        matcher: MatchingEngine | None = app.state.matcher
+        return matcher.ranker.current()[1] if matcher is not None else None
+
+    metrics = Metrics(serving_version)
+    app.state.metrics = metrics
+    problems.install(app)
+
+    app.include_router(operations.router)
+    for module in RESOURCE_ROUTERS:
+        app.include_router(
+            module.router,
+            dependencies=[Depends(authorise)],
+            responses=problems.PROBLEM_RESPONSES,
+        )
+    app.add_middleware(problems.BodyLimit)
+    app.add_middleware(Observe, metrics=metrics)
+    return app

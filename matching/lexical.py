@@ -1,0 +1,293 @@
+"""Lexical similarity: character n-gram TF-IDF per lane (the engine's), and word BM25 (a baseline).
+
+Swedish writes compounds as one word ("lagerarbetare", "truckkort"), so whole-word matching
+misses "lagerarbete" vs "lagerarbetare". Character n-grams within word boundaries (3–5
+characters) share most of their grams across such pairs, which is why the engine's lexical
+signal is a character n-gram TF-IDF cosine. Word-level BM25 is kept as a baseline for the
+quality benchmark.
+
+The TF-IDF index is incremental like the vector index: ids are database keys; items added
+after the last build are transformed with the fitted vocabulary and kept in a small delta
+that is folded into the main matrix on `compact()`. Searches read an immutable snapshot,
+so they are safe while an update runs.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+Ids = npt.NDArray[np.int64]
+Scores = npt.NDArray[np.float32]
+
+#: A query keeps at most this many of its n-grams (the highest-weighted) for candidate
+#: search; the similarity used as a feature is always computed over all of them.
+QUERY_GRAMS = 300
+#: Fold the delta into the main matrix when it grows past this share of the main matrix.
+COMPACT_SHARE = 0.1
+#: Query vectors kept for texts seen recently.
+QUERIES_REMEMBERED = 4096
+
+_WORD = re.compile(r"[0-9a-zåäöéüæø]+(?:-[0-9a-zåäöéüæø]+)*")
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _vectorizer() -> TfidfVectorizer:
+    return TfidfVectorizer(
+        analyzer="char_wb",
+        ngram_range=(3, 5),
+        lowercase=True,
+        sublinear_tf=True,
+        dtype=np.float32,
+    )
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    vectorizer: TfidfVectorizer | None
+    ids: Ids = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    matrix: sp.csr_matrix = field(default_factory=lambda: sp.csr_matrix((0, 0), dtype=np.float32))
+    postings: sp.csr_matrix = field(default_factory=lambda: sp.csr_matrix((0, 0), dtype=np.float32))
+    alive: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    row_of: dict[int, int] = field(default_factory=dict)
+    delta: dict[int, sp.csr_matrix] = field(default_factory=dict)
+
+
+class CharNgramIndex:
+    """Character n-gram TF-IDF vectors of one lane's items, searchable by cosine similarity."""
+
+    def __init__(self) -> None:
+        self._snapshot = _Snapshot(vectorizer=None)
+        self._write = threading.Lock()
+        # Query vectors of recent texts under the current vocabulary: a participant's text
+        # is vectorised on every suggestion but changes rarely.
+        self._queries: OrderedDict[str, sp.csr_matrix] = OrderedDict()
+        self._queries_of: TfidfVectorizer | None = None
+        self._queries_lock = threading.Lock()
+
+    def __len__(self) -> int:
+        snapshot = self._snapshot
+        return int(snapshot.alive.sum()) + len(snapshot.delta)
+
+    def ids(self) -> set[int]:
+        snapshot = self._snapshot
+        return {int(i) for i in snapshot.ids[snapshot.alive]} | set(snapshot.delta)
+
+    def build(self, ids: Sequence[int], texts: Sequence[str]) -> None:
+        """Fit the vocabulary on `texts` and replace everything with them."""
+        if len(ids) != len(texts):
+            raise ValueError("ids and texts must have the same length")
+        with self._write:
+            self._build_locked(ids, texts)
+
+    def _build_locked(self, ids: Sequence[int], texts: Sequence[str]) -> None:
+        if not texts:
+            self._snapshot = _Snapshot(vectorizer=None)
+            return
+        vectorizer = _vectorizer()
+        matrix = vectorizer.fit_transform([normalise(t) for t in texts]).tocsr()
+        self._snapshot = self._assemble(vectorizer, np.asarray(ids, dtype=np.int64), matrix)
+
+    @staticmethod
+    def _assemble(vectorizer: TfidfVectorizer, ids: Ids, matrix: sp.csr_matrix) -> _Snapshot:
+        return _Snapshot(
+            vectorizer=vectorizer,
+            ids=ids,
+            matrix=matrix,
+            postings=matrix.T.tocsr(),
+            alive=np.ones(len(ids), dtype=bool),
+            row_of={int(item_id): row for row, item_id in enumerate(ids)},
+        )
+
+    def upsert(self, ids: Sequence[int], texts: Sequence[str]) -> None:
+        """Add or replace items, using the vocabulary of the last build."""
+        if not ids:
+            return
+        with self._write:
+            snapshot = self._snapshot
+            if snapshot.vectorizer is None:
+                # Nothing was built yet (an empty lane): the first items fit the vocabulary.
+                self._build_locked(ids, texts)
+                return
+            rows = snapshot.vectorizer.transform([normalise(t) for t in texts]).tocsr()
+            alive = snapshot.alive.copy()
+            delta = dict(snapshot.delta)
+            for position, item_id in enumerate(ids):
+                row = snapshot.row_of.get(int(item_id))
+                if row is not None:
+                    alive[row] = False
+                delta[int(item_id)] = rows[position]
+            self._snapshot = _Snapshot(
+                snapshot.vectorizer,
+                snapshot.ids,
+                snapshot.matrix,
+                snapshot.postings,
+                alive,
+                snapshot.row_of,
+                delta,
+            )
+            if len(delta) > COMPACT_SHARE * max(len(snapshot.ids), 100):
+                self._compact_locked()
+
+    def remove(self, ids: Sequence[int]) -> None:
+        with self._write:
+            snapshot = self._snapshot
+            alive = snapshot.alive.copy()
+            delta = dict(snapshot.delta)
+            for item_id in ids:
+                row = snapshot.row_of.get(int(item_id))
+                if row is not None:
+                    alive[row] = False
+                delta.pop(int(item_id), None)
+            self._snapshot = _Snapshot(
+                snapshot.vectorizer,
+                snapshot.ids,
+                snapshot.matrix,
+                snapshot.postings,
+                alive,
+                snapshot.row_of,
+                delta,
+            )
+
+    def compact(self) -> None:
+        """Fold the delta into the main matrix (keeps the vocabulary)."""
+        with self._write:
+            self._compact_locked()
+
+    def _compact_locked(self) -> None:
+        snapshot = self._snapshot
+        if snapshot.vectorizer is None:
+            return
+        keep = np.flatnonzero(snapshot.alive)
+        parts = [snapshot.matrix[keep]]
+        ids = [snapshot.ids[keep]]
+        if snapshot.delta:
+            delta_ids = sorted(snapshot.delta)
+            parts.append(sp.vstack([snapshot.delta[i] for i in delta_ids]).tocsr())
+            ids.append(np.asarray(delta_ids, dtype=np.int64))
+        matrix = sp.vstack(parts).tocsr()
+        self._snapshot = self._assemble(snapshot.vectorizer, np.concatenate(ids), matrix)
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def vectorise(self, text: str) -> sp.csr_matrix | None:
+        """The query vector of `text` (callers must not change it: it may be shared)."""
+        current = self._snapshot.vectorizer
+        if current is None:
+            return None
+        vectorizer: TfidfVectorizer = current
+        key = normalise(text)
+        with self._queries_lock:
+            if self._queries_of is not vectorizer:
+                self._queries.clear()
+                self._queries_of = vectorizer
+            query = self._queries.get(key)
+            if query is not None:
+                self._queries.move_to_end(key)
+                return query
+        query = vectorizer.transform([key]).tocsr()
+        with self._queries_lock:
+            if self._queries_of is vectorizer:
+                self._queries[key] = query
+                if len(self._queries) > QUERIES_REMEMBERED:
+                    self._queries.popitem(last=False)
+        return query
+
+    def similarities(self, query: sp.csr_matrix | None, ids: Sequence[int]) -> Scores:
+        """Exact cosine similarity of the query to each of `ids` (0 for unknown ids)."""
+        result = np.zeros(len(ids), dtype=np.float32)
+        if query is None or not len(ids):
+            return result
+        snapshot = self._snapshot
+        dense_query = np.asarray(query.toarray()).ravel()
+        for position, item_id in enumerate(ids):
+            delta_row = snapshot.delta.get(int(item_id))
+            if delta_row is not None:
+                result[position] = delta_row.data @ dense_query[delta_row.indices]
+                continue
+            row = snapshot.row_of.get(int(item_id))
+            if row is not None and snapshot.alive[row]:
+                start, end = snapshot.matrix.indptr[row], snapshot.matrix.indptr[row + 1]
+                columns = snapshot.matrix.indices[start:end]
+                result[position] = snapshot.matrix.data[start:end] @ dense_query[columns]
+        return result
+
+    def search(self, query: sp.csr_matrix | None, k: int) -> tuple[Ids, Scores]:
+        """Top-k (ids, approximate cosine) using the query's strongest n-grams."""
+        snapshot = self._snapshot
+        if query is None or k <= 0 or query.nnz == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        weights, columns = query.data, query.indices
+        if weights.size > QUERY_GRAMS:
+            strongest = np.argpartition(-weights, QUERY_GRAMS - 1)[:QUERY_GRAMS]
+            weights, columns = weights[strongest], columns[strongest]
+        scores = np.asarray((weights @ snapshot.postings[columns]), dtype=np.float32).ravel()
+        scores = np.where(snapshot.alive, scores, -np.inf) if scores.size else scores
+        ids, values = snapshot.ids, scores
+        if snapshot.delta:
+            delta_ids = np.fromiter(snapshot.delta, dtype=np.int64, count=len(snapshot.delta))
+            full = np.asarray(query.toarray()).ravel()
+            delta_scores = np.asarray(
+                [row.data @ full[row.indices] for row in snapshot.delta.values()],
+                dtype=np.float32,
+            )
+            ids = np.concatenate([ids, delta_ids])
+            values = np.concatenate([values, delta_scores])
+        if not values.size:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        take = min(k, values.size)
+        best = np.argpartition(-values, take - 1)[:take]
+        best = best[np.lexsort((ids[best], -values[best]))]
+        best = best[values[best] > 0]
+        return ids[best], values[best]
+
+
+class Bm25Index:
+    """Okapi BM25 over lower-cased words; a baseline in the quality benchmark."""
+
+    def __init__(self, texts: Sequence[str], *, k1: float = 1.2, b: float = 0.75) -> None:
+        vocabulary: dict[str, int] = {}
+        rows: list[int] = []
+        columns: list[int] = []
+        counts: list[int] = []
+        lengths = np.zeros(len(texts), dtype=np.float64)
+        for row, text in enumerate(texts):
+            words = _WORD.findall(text.lower())
+            lengths[row] = len(words)
+            tally: dict[int, int] = {}
+            for word in words:
+                column = vocabulary.setdefault(word, len(vocabulary))
+                tally[column] = tally.get(column, 0) + 1
+            rows.extend([row] * len(tally))
+            columns.extend(tally)
+            counts.extend(tally.values())
+        shape = (len(texts), max(1, len(vocabulary)))
+        tf = sp.csr_matrix((np.asarray(counts, dtype=np.float64), (rows, columns)), shape=shape)
+        documents = np.bincount(np.asarray(columns, dtype=np.int64), minlength=shape[1])
+        n = max(1, len(texts))
+        self.idf = np.log1p((n - documents + 0.5) / (documents + 0.5))
+        norm = k1 * (1 - b + b * lengths / max(1e-9, lengths.mean() if n else 1.0))
+        tf = tf.tocoo()
+        weighted = tf.data * (k1 + 1) / (tf.data + norm[tf.row])
+        self.matrix = sp.csr_matrix((weighted, (tf.row, tf.col)), shape=shape).T.tocsr()
+        self.vocabulary = vocabulary
+
+    def scores(self, query: str) -> npt.NDArray[np.float64]:
+        """BM25 score of every text for `query` (texts in construction order)."""
+        columns = sorted(
+            {self.vocabulary[w] for w in _WORD.findall(query.lower()) if w in self.vocabulary}
+        )
+        if not columns:
+            return np.zeros(self.matrix.shape[1])
+        return np.asarray(self.idf[columns] @ self.matrix[columns]).ravel()

@@ -1,0 +1,327 @@
+"""The fast paths of suggesting give exactly what their readable references give.
+
+`feature_matrix` (all candidates at once) against `compute_features` (one at a time), the
+nearest-first taxonomy candidates with NumPy against sorting by `distance_km`, and the flat
+index's allowed-id search against a scan of every id. Equal means bit for bit: rankings
+must not move when the engine gets faster.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from embeddings.index import VectorIndex
+from matching.catalogue import Placed
+from matching.domain import Accommodation, Lane, WorkEnvironment
+from matching.features import (
+    FEATURES,
+    ItemFacts,
+    ParticipantFacts,
+    Place,
+    compute_features,
+    distance_km,
+    feature_matrix,
+)
+from matching.lexical import CharNgramIndex
+from matching.service import _nearest
+from matching.settings import Settings
+from matching.taxonomy import Taxonomy, load_taxonomy
+
+NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+WAREHOUSE = "DLEi_bTh_oLA"
+
+
+@pytest.fixture(scope="module")
+def taxonomy() -> Taxonomy:
+    return load_taxonomy(Settings().taxonomy_dir)
+
+
+def _related_occupations(taxonomy: Taxonomy, rng: random.Random) -> list[str]:
+    """A pool where wishes and items often relate: same, same group, substitutable."""
+    pool = [WAREHOUSE, *taxonomy.can_substitute_for.get(WAREHOUSE, {})]
+    group = taxonomy.occupations[WAREHOUSE].ssyk
+    pool += [o.id for o in taxonomy.occupations.values() if o.ssyk == group]
+    pool += rng.sample(sorted(taxonomy.occupations), 40)
+    return sorted(set(pool))
+
+
+def _subset(rng: random.Random, values: list[str], most: int) -> frozenset[str]:
+    return frozenset(rng.sample(values, rng.randint(0, most)))
+
+
+def _maybe_hours(rng: random.Random) -> tuple[int | None, int | None]:
+    low = rng.choice([None, 0, 8, 10, 20, 30, 40])
+    high = rng.choice([None, 16, 20, 30, 40, 60])
+    if low is not None and high is not None and low > high:
+        low, high = high, low
+    return low, high
+
+
+def _place(rng: random.Random) -> Place | None:
+    if rng.random() < 0.1:
+        return None
+    return Place(rng.uniform(58.8, 60.2), rng.uniform(17.2, 19.2))
+
+
+def random_participant(taxonomy: Taxonomy, rng: random.Random) -> ParticipantFacts:
+    occupations = _related_occupations(taxonomy, rng)
+    skills = sorted(taxonomy.skills)
+    hours_min, hours_max = _maybe_hours(rng)
+    return ParticipantFacts(
+        home=_place(rng),
+        commute_limit_km=rng.choice([None, 5.0, 12.5, 20.0, 45.0]),
+        hours_min=hours_min,
+        hours_max=hours_max,
+        no_evenings=rng.random() < 0.4,
+        no_weekends=rng.random() < 0.4,
+        no_nights=rng.random() < 0.4,
+        environment=_subset(rng, [e.value for e in WorkEnvironment], 3),
+        accommodations=_subset(rng, [a.value for a in Accommodation], 3),
+        preferred_occupations=tuple(rng.sample(occupations, rng.randint(0, 3))),
+        preferred_groups=_subset(rng, sorted(taxonomy.groups), 1),
+        experience_occupations=tuple(rng.sample(occupations, rng.randint(0, 2))),
+        skills=_subset(rng, skills[:300], 8),
+    )
+
+
+def random_items(taxonomy: Taxonomy, rng: random.Random, count: int) -> list[ItemFacts]:
+    occupations = _related_occupations(taxonomy, rng)
+    skills = sorted(taxonomy.skills)[:300]
+    items = []
+    for number in range(count):
+        occupation = rng.choice([None, *occupations])
+        ssyk = taxonomy.occupations[occupation].ssyk if occupation else None
+        if rng.random() < 0.1:
+            ssyk = rng.choice([None, *sorted(taxonomy.groups)])
+        hours_min, hours_max = _maybe_hours(rng)
+        published = NOW - timedelta(days=rng.uniform(-2, 400))
+        expires = rng.choice([None, NOW + timedelta(days=rng.uniform(-3, 120))])
+        items.append(
+            ItemFacts(
+                id=number + 1,
+                lane=rng.choice(list(Lane)),
+                title="",
+                occupation_id=occupation,
+                ssyk=ssyk,
+                occupation_inferred=rng.random() < 0.3,
+                skills=_subset(rng, skills, 6),
+                place=_place(rng),
+                hours_min=hours_min,
+                hours_max=hours_max,
+                evenings=rng.random() < 0.3,
+                weekends=rng.random() < 0.3,
+                nights=rng.random() < 0.1,
+                environment=_subset(rng, [e.value for e in WorkEnvironment], 4),
+                accommodations=_subset(rng, [a.value for a in Accommodation], 4),
+                published_at=published,
+                expires_at=expires,
+                free_places=rng.randint(-1, 8),
+            )
+        )
+    return items
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=2**32 - 1))
+def test_feature_matrix_gives_the_values_of_compute_features(taxonomy: Taxonomy, seed: int) -> None:
+    rng = random.Random(seed)
+    participant = random_participant(taxonomy, rng)
+    items = random_items(taxonomy, rng, rng.randint(0, 60))
+    # Repeat some items' inputs under another id: the fast path shares work between them.
+    items += [replace(i, id=1000 + n) for n, i in enumerate(items[:10])]
+    semantic = [float(np.float32(rng.uniform(-0.2, 0.9))) for _ in items]
+    lexical = [float(np.float32(rng.uniform(0, 0.7))) for _ in items]
+    snoozed = [rng.choice([None, None, 3]) for _ in items]
+    fast = feature_matrix(
+        participant,
+        items,
+        semantic=semantic,
+        lexical=lexical,
+        taxonomy=taxonomy,
+        now=NOW,
+        snoozed_days_ago=snoozed,
+    )
+    reference = np.array(
+        [
+            compute_features(
+                participant,
+                item,
+                semantic=semantic[n],
+                lexical=lexical[n],
+                taxonomy=taxonomy,
+                now=NOW,
+                snoozed_days_ago=snoozed[n],
+            ).values
+            for n, item in enumerate(items)
+        ],
+        dtype=np.float64,
+    ).reshape(len(items), len(FEATURES))
+    assert fast.shape == reference.shape
+    assert fast.tobytes() == reference.tobytes()
+
+
+def test_feature_matrix_covers_every_feature_on_a_related_pair(taxonomy: Taxonomy) -> None:
+    """A case where no value is NaN, so no column can hide behind NaN == NaN."""
+    participant = ParticipantFacts(
+        home=Place(59.2, 17.6),
+        commute_limit_km=None,
+        hours_min=20,
+        hours_max=30,
+        no_evenings=True,
+        no_weekends=False,
+        no_nights=False,
+        environment=frozenset({"team"}),
+        accommodations=frozenset({"mentor", "quiet_workplace"}),
+        preferred_occupations=(WAREHOUSE,),
+        preferred_groups=frozenset(),
+        experience_occupations=(WAREHOUSE,),
+        skills=frozenset(taxonomy.groups["4322"].skill_ids[:3]),
+    )
+    item = ItemFacts(
+        id=7,
+        lane=Lane.JOBS,
+        title="Lagerarbetare",
+        occupation_id=WAREHOUSE,
+        ssyk="4322",
+        occupation_inferred=False,
+        skills=frozenset(),
+        place=Place(59.3, 17.9),
+        hours_min=25,
+        hours_max=40,
+        evenings=True,
+        weekends=False,
+        nights=False,
+        environment=frozenset({"team", "physical"}),
+        accommodations=frozenset({"mentor"}),
+        published_at=NOW - timedelta(days=4),
+        expires_at=NOW + timedelta(days=9),
+        free_places=2,
+    )
+    fast = feature_matrix(
+        participant,
+        [item],
+        semantic=[0.5],
+        lexical=[0.25],
+        taxonomy=taxonomy,
+        now=NOW,
+        snoozed_days_ago=[2],
+    )
+    row = compute_features(
+        participant,
+        item,
+        semantic=0.5,
+        lexical=0.25,
+        taxonomy=taxonomy,
+        now=NOW,
+        snoozed_days_ago=2,
+    )
+    assert not any(math.isnan(v) for v in row.values)
+    assert fast[0].tolist() == list(row.values)
+
+
+def reference_nearest(places: dict[int, Place | None], home: Place | None, limit: int) -> list[int]:
+    """The original selection: sorted ids, then by (distance_km, id) when there is a home."""
+    found = sorted(places)
+    if len(found) <= limit or home is None:
+        return found[:limit]
+
+    def distance(item_id: int) -> float:
+        place = places[item_id]
+        return distance_km(home, place) if place is not None else math.inf
+
+    return sorted(found, key=lambda i: (distance(i), i))[:limit]
+
+
+def placed(places: dict[int, Place | None]) -> Placed:
+    ids = list(places)
+    return Placed(
+        ids=np.array(ids, dtype=np.int64),
+        lat=np.array([p.lat if p else np.nan for p in places.values()], dtype=np.float64),
+        lon=np.array([p.lon if p else np.nan for p in places.values()], dtype=np.float64),
+    )
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+    count=st.integers(min_value=0, max_value=400),
+    limit=st.integers(min_value=1, max_value=120),
+)
+def test_nearest_with_arrays_picks_what_sorting_by_distance_picks(
+    seed: int, count: int, limit: int
+) -> None:
+    rng = random.Random(seed)
+    shared = [Place(rng.uniform(59.0, 59.6), rng.uniform(17.5, 18.6)) for _ in range(5)]
+    ids = rng.sample(range(1, 100_000), count)
+    places: dict[int, Place | None] = {}
+    for item_id in ids:
+        roll = rng.random()
+        # Many items at the very same place (an employer's address) and a few unknown.
+        places[item_id] = (
+            None
+            if roll < 0.05
+            else rng.choice(shared)
+            if roll < 0.5
+            else Place(rng.uniform(58.8, 60.2), rng.uniform(17.2, 19.2))
+        )
+    home = rng.choice([None, shared[0], Place(59.33, 18.06)])
+    assert _nearest(placed(places), home, limit) == reference_nearest(places, home, limit)
+
+
+def test_allowed_id_search_equals_a_scan_of_every_id() -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(500, 24)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = rng.permutation(np.arange(10, 10_010))[:500]
+    index = VectorIndex.build(ids, vectors, [str(i) for i in ids], dimension=24)
+
+    def check(allowed: list[int]) -> None:
+        query = rng.normal(size=(1, 24)).astype(np.float32)
+        found, scores = index.search(query, len(allowed), allowed_ids=allowed)
+        # The scan it replaces: every stored id tested for membership, rows in storage order.
+        stored_vectors, stored_ids = index._flat_storage()
+        rows = np.flatnonzero(np.isin(stored_ids, np.asarray(allowed)))
+        expected = (query @ stored_vectors[rows].T)[0]
+        best = sorted(range(len(rows)), key=lambda n: (-expected[n], n))
+        assert found[0][: len(rows)].tolist() == stored_ids[rows][best].tolist()
+        assert (found[0][len(rows) :] == -1).all()
+        assert scores[0][: len(rows)].tobytes() == expected[best].tobytes()
+
+    check(rng.choice(ids, 60, replace=False).tolist())
+    check([*rng.choice(ids, 30, replace=False).tolist(), 5, 99_999, int(ids[0]), int(ids[0])])
+    # After changes the rows move: the lookup must follow.
+    index.remove(ids[:100])
+    fresh = rng.normal(size=(60, 24)).astype(np.float32)
+    fresh /= np.linalg.norm(fresh, axis=1, keepdims=True)
+    index.upsert(ids[200:260], fresh, [f"{i}-v2" for i in ids[200:260]])
+    check([*ids[:20].tolist(), *rng.choice(ids[100:], 80, replace=False).tolist()])
+
+
+def test_remembered_query_vectors_follow_the_vocabulary() -> None:
+    texts = ["Lagerarbete och truckkörning.", "Barista till café.", "Städare till kontor."]
+    index = CharNgramIndex()
+    index.build([1, 2, 3], texts)
+    first = index.vectorise("Vill jobba på lager med truck")
+    again = index.vectorise("  vill JOBBA på lager med truck ")  # the same once normalised
+    assert first is not None
+    assert again is not None
+    assert (first != again).nnz == 0
+    # A rebuild fits a new vocabulary: a remembered vector of the old one would be wrong.
+    index.build([1, 4], [texts[0], "Truckförare på lager, nattskift och lagerarbete."])
+    rebuilt = index.vectorise("Vill jobba på lager med truck")
+    assert rebuilt is not None
+    fresh = CharNgramIndex()
+    fresh.build([1, 4], [texts[0], "Truckförare på lager, nattskift och lagerarbete."])
+    expected = fresh.vectorise("Vill jobba på lager med truck")
+    assert expected is not None
+    assert rebuilt.shape == expected.shape
+    assert (rebuilt != expected).nnz == 0
+    assert rebuilt.shape != first.shape

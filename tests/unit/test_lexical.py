@@ -1,0 +1,102 @@
+"""Character n-gram TF-IDF: Swedish compounds meet, updates are immediate, BM25 baseline."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from matching.lexical import Bm25Index, CharNgramIndex
+
+TEXTS = {
+    1: "Lagerarbete på nattskift: plock och pack, truckkörning.",
+    2: "Vi söker en barista till vårt café i Södertälje.",
+    3: "Städare till kontor, lokalvård på dagtid.",
+    4: "Djurskötare till hunddagis, promenader och skötsel av hundar.",
+    5: "Kock till restaurangkök, lunchservering.",
+}
+
+
+def built() -> CharNgramIndex:
+    index = CharNgramIndex()
+    index.build(list(TEXTS), list(TEXTS.values()))
+    return index
+
+
+def test_compounds_meet_through_character_ngrams() -> None:
+    index = built()
+    ids, scores = index.search(index.vectorise("Jag vill jobba som lagerarbetare"), 3)
+    assert ids[0] == 1
+    assert scores[0] > 0
+    ids, _ = index.search(index.vectorise("lokalvårdare"), 1)
+    assert ids.tolist() == [3]
+
+
+def test_similarities_are_exact_cosines_and_match_search() -> None:
+    index = built()
+    query = index.vectorise("hundar och djur")
+    ids, scores = index.search(query, 5)
+    exact = index.similarities(query, ids.tolist())
+    np.testing.assert_allclose(exact, scores, rtol=1e-5)
+    assert index.similarities(query, [404]).tolist() == [0.0]
+    assert 0 < exact[0] <= 1
+
+
+def test_updates_and_removals_are_searchable_at_once_and_survive_compaction() -> None:
+    index = built()
+    index.upsert([2], ["Lagerarbetare till centrallager, truckkort krävs."])
+    index.upsert([6], ["Lagerarbete i butik"])
+    index.remove([1])
+    query = index.vectorise("lagerarbete truck")
+    ids, _ = index.search(query, 3)
+    assert 1 not in ids.tolist()
+    assert set(ids[:2].tolist()) == {2, 6}
+    assert index.ids() == {2, 3, 4, 5, 6}
+    before = index.similarities(query, [2, 6, 3])
+    index.compact()
+    np.testing.assert_allclose(index.similarities(query, [2, 6, 3]), before, rtol=1e-6)
+    assert index.ids() == {2, 3, 4, 5, 6}
+    assert len(index) == 5
+
+
+def test_an_empty_lane_learns_its_vocabulary_from_the_first_items() -> None:
+    index = CharNgramIndex()
+    assert index.search(index.vectorise("café"), 5)[0].size == 0
+    index.upsert([9], ["Arbetsträning i café"])
+    assert index.search(index.vectorise("caféet"), 5)[0].tolist() == [9]
+
+
+def test_searches_while_updating_see_only_known_ids() -> None:
+    index = built()
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def searcher() -> None:
+        try:
+            while not stop.is_set():
+                ids, _ = index.search(index.vectorise("lager café städ"), 10)
+                assert set(ids.tolist()) <= set(range(1, 300))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=searcher) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for n in range(10, 300):
+        index.upsert([n], [f"Lagerarbete nummer {n}"])
+        if n % 3 == 0:
+            index.remove([n - 1])
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+
+def test_bm25_ranks_word_matches_and_ignores_unknown_words() -> None:
+    texts = list(TEXTS.values())
+    bm25 = Bm25Index(texts)
+    scores = bm25.scores("café barista")
+    assert int(np.argmax(scores)) == 1
+    assert bm25.scores("xyzzy").tolist() == [0.0] * len(texts)
+    # Whole words only: BM25 does not see the compound "lagerarbetare" in "lagerarbete".
+    assert bm25.scores("lagerarbetare").max() == 0.0

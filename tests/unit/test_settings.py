@@ -1,0 +1,51 @@
+"""Settings: defaults that work on a fresh machine, and refusal of unsafe production values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from matching.errors import ConfigurationError
+from matching.settings import BUNDLED_MODEL, PLACEHOLDER_SECRET, Environment, Settings
+
+
+def test_defaults_are_the_embedded_setup(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("STEGVIS_DATABASE_URL", "STEGVIS_DATA_DIR", "STEGVIS_EMBEDDING_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    assert settings.resolved_database_url == "sqlite:///var/stegvis.db"
+    assert settings.resolved_index_dir == Path("var/index")
+    assert settings.embedding_model == BUNDLED_MODEL
+    assert settings.mlflow_tracking_uri == "sqlite:///mlruns/mlflow.db"
+    assert (settings.taxonomy_dir / "occupations.json").is_file()
+
+
+def test_environment_variables_with_prefix_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STEGVIS_DATA_DIR", "/srv/stegvis")
+    monkeypatch.setenv("STEGVIS_EMBEDDING_MODEL", "/models/multilingual-e5")
+    settings = Settings()
+    assert settings.resolved_database_url == "sqlite:////srv/stegvis/stegvis.db"
+    assert settings.resolved_index_dir == Path("/srv/stegvis/index")
+    assert settings.embedding_model == "/models/multilingual-e5"
+
+
+def test_explicit_database_url_wins() -> None:
+    url = "postgresql+psycopg://stegvis@db/stegvis"
+    assert Settings(database_url=url).resolved_database_url == url
+
+
+@pytest.mark.parametrize("secret", [PLACEHOLDER_SECRET, "", "short-but-not-placeholder"])
+def test_production_refuses_placeholder_or_weak_secret(secret: str) -> None:
+    with pytest.raises(ConfigurationError, match="STEGVIS_SECRET_KEY"):
+        Settings(environment=Environment.PRODUCTION, secret_key=secret)
+
+
+def test_production_refuses_debug() -> None:
+    with pytest.raises(ConfigurationError, match="STEGVIS_DEBUG"):
+        Settings(environment=Environment.PRODUCTION, secret_key="x" * 40, debug=True)
+
+
+def test_production_accepts_a_real_secret_and_development_the_placeholder() -> None:
+    Settings(environment=Environment.PRODUCTION, secret_key="k" * 40)
+    assert Settings().environment is Environment.DEVELOPMENT
