@@ -20,7 +20,7 @@ from fastapi import Depends, FastAPI
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import problems
+from api import problems, web
 from api.deps import authorise
 from api.routes import (
     asf_providers,
@@ -191,6 +191,7 @@ def create_app(
             dependencies=[Depends(authorise)],
             responses=problems.PROBLEM_RESPONSES,
         )
+    web.install(app)
     app.add_middleware(problems.BodyLimit)
     app.add_middleware(Observe, metrics=metrics)
     return app

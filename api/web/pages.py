@@ -167,8 +167,8 @@ def create_pages(shared: FastAPI) -> FastAPI:
     )
     checked = [Depends(verify_csrf)]
     for module in (coach, employer, data_team):
-        pages.include_router(module.router, dependencies=checked)
-    pages.include_router(router, dependencies=checked)
+        pages.include_router(module.router, dependencies=checked, include_in_schema=False)
+    pages.include_router(router, dependencies=checked, include_in_schema=False)
     install_error_pages(pages)
     pages.add_middleware(PageHeaders)
     return pages

@@ -27,11 +27,12 @@ from api.web.security import (
     LOGIN_PATH,
     PREFIX,
     CsrfRefused,
+    HasRole,
     LoginRequired,
+    Viewer,
     allowed,
     clear_session_cookie,
 )
-from matching.db.models import User
 from matching.errors import (
     Conflict,
     ConsentMissing,
@@ -81,7 +82,7 @@ NAVIGATION: tuple[NavItem, ...] = (
 )
 
 
-def navigation(user: User | None, path: str) -> list[dict[str, Any]]:
+def navigation(user: Viewer | None, path: str) -> list[dict[str, Any]]:
     if user is None:
         return []
     return [
@@ -91,7 +92,7 @@ def navigation(user: User | None, path: str) -> list[dict[str, Any]]:
     ]
 
 
-def home_of(user: User) -> str:
+def home_of(user: HasRole) -> str:
     """The first page of the user's role."""
     for item in NAVIGATION:
         if allowed(user, *item.endpoint):
@@ -144,7 +145,7 @@ def render(
     status_code: int = 200,
 ) -> Response:
     """A page in the frame: the signed-in user, their navigation, the form token, a notice."""
-    user: User | None = getattr(request.state, "web_user", None)
+    user: Viewer | None = getattr(request.state, "web_user", None)
     notice = NOTICES.get(request.query_params.get("klart", ""))
     problem = PROBLEMS.get(request.query_params.get("fel", ""))
     frame: dict[str, Any] = {

@@ -22,8 +22,9 @@ import secrets
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 from starlette.responses import Response
@@ -31,6 +32,7 @@ from starlette.responses import Response
 from api.deps import POLICY, Access, WorkDep, settings_of
 from api.problems import Forbidden
 from matching.db.models import User
+from matching.domain import Role
 from matching.settings import Environment, Settings
 from matching.users import Unauthenticated, session_user
 
@@ -39,6 +41,21 @@ LOGIN_PATH = f"{PREFIX}/login"
 SESSION_COOKIE = "stegvis_session"
 LOGIN_COOKIE = "stegvis_login"
 CSRF_FIELD = "csrf_token"
+
+
+class HasRole(Protocol):
+    @property
+    def role(self) -> Role: ...
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is signed in, as the page frame shows them: plain values, still readable when
+    the request's transaction was rolled back (an error page)."""
+
+    username: str
+    display_name: str
+    role: Role
 
 
 class LoginRequired(Exception):
@@ -138,7 +155,9 @@ def signed_in(request: Request, work: WorkDep) -> User:
         raise LoginRequired(str(error)) from error
     request.state.user_id = user.id
     request.state.role = user.role.value
-    request.state.web_user = user
+    request.state.web_user = Viewer(
+        username=user.username, display_name=user.display_name, role=user.role
+    )
     request.state.csrf_token = csrf_token(settings_of(request), secret)
     return user
 
@@ -146,7 +165,7 @@ def signed_in(request: Request, work: WorkDep) -> User:
 SignedInDep = Annotated[User, Depends(signed_in)]
 
 
-def allowed(user: User, method: str, path: str) -> bool:
+def allowed(user: HasRole, method: str, path: str) -> bool:
     """Whether the API policy lets this user call the endpoint (to show a link or button)."""
     return user.role in POLICY.get((method, path), frozenset())
 

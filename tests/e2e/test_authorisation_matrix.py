@@ -4,6 +4,10 @@ The endpoints come from the app's own route table, so an endpoint added without 
 EXPECTED fails `test_every_endpoint_is_in_the_matrix` (and its matrix cases). EXPECTED is
 written out by hand here, independently of the policy in `api/deps.py`, so a change to the
 policy that is not meant shows up as a failing case.
+
+Only the JSON API is enumerated: the web pages under `/web` (mounted, outside the OpenAPI
+document) are authorised by the same POLICY and have their own tests in
+`tests/e2e/test_web_access.py`.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.deps import POLICY, PUBLIC
+from api.web.security import PREFIX as WEB_PREFIX
 from matching.domain import Role
 from matching.settings import Environment, Settings
 from tests.e2e.conftest import (
@@ -185,7 +190,7 @@ def _app_endpoints() -> list[tuple[str, str]]:
     return sorted(
         (method, context.path)
         for context in iter_route_contexts(app.routes)
-        if isinstance(context.original_route, APIRoute)
+        if isinstance(context.original_route, APIRoute) and not context.path.startswith(WEB_PREFIX)
         for method in context.methods or ()
     )
 
