@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems, web
 from api.deps import authorise
+from api.retry import RetryWriteConflicts
 from api.routes import (
     asf_providers,
     audit,
@@ -37,6 +38,7 @@ from api.routes import (
     users,
 )
 from api.routes.operations import Metrics
+from matching import crashpoints
 from matching.db.session import make_engine, make_session_factory
 from matching.engine import MatchingEngine
 from matching.progress import Track, no_progress
@@ -171,6 +173,7 @@ def create_app(
         lifespan=lifespan,
         openapi_tags=TAGS,
     )
+    crashpoints.arm(settings.crash_at)
     app.state.settings = settings
     app.state.matcher = None
     app.state.champion_watcher = None
@@ -192,6 +195,7 @@ def create_app(
             responses=problems.PROBLEM_RESPONSES,
         )
     web.install(app)
+    app.add_middleware(RetryWriteConflicts)
     app.add_middleware(problems.BodyLimit)
     app.add_middleware(Observe, metrics=metrics)
     return app

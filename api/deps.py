@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from api.problems import Forbidden
 from matching.audit import Actor, record_access
+from matching.crashpoints import crashpoint
 from matching.db.models import (
     ApiToken,
     AsfProvider,
@@ -47,6 +48,7 @@ from matching.db.models import (
     Suggestion,
     User,
 )
+from matching.db.session import is_write_conflict
 from matching.domain import AuditAction, Lane, Role
 from matching.engine import MatchingEngine
 from matching.errors import (
@@ -57,6 +59,7 @@ from matching.errors import (
     ParticipantNotFound,
     PlacementNotFound,
     SuggestionNotFound,
+    WriteConflict,
 )
 from matching.explain import Language
 from matching.settings import Settings
@@ -92,6 +95,7 @@ POLICY: Mapping[tuple[str, str], frozenset[Role]] = {
     ("POST", "/participants"): frozenset({COACH}),
     ("GET", "/participants/{participant_id}"): frozenset({COACH}),
     ("PATCH", "/participants/{participant_id}"): frozenset({COACH}),
+    ("DELETE", "/participants/{participant_id}"): frozenset({COACH}),
     ("GET", "/participants/{participant_id}/suggestions"): frozenset({COACH}),
     ("POST", "/participants/{participant_id}/outcomes"): frozenset({COACH}),
     ("POST", "/suggestions/{suggestion_id}/feedback"): frozenset({COACH}),
@@ -211,7 +215,10 @@ def unit_of_work(request: Request) -> Iterator[Work]:
 
     SQLite has one writer, and a transaction that read before it writes fails at once
     (SQLITE_BUSY) if another committed in between; so on SQLite requests take the app's
-    writer lock in turn. PostgreSQL needs no lock.
+    writer lock in turn. PostgreSQL needs no lock. A race lost all the same (another
+    process writing the same SQLite file, a PostgreSQL deadlock or serialization failure)
+    rolls back and becomes `WriteConflict`, and `api.retry.RetryWriteConflicts` runs the
+    request again.
     """
     state = request.app.state
     lock: threading.Lock | None = state.write_lock
@@ -219,12 +226,18 @@ def unit_of_work(request: Request) -> Iterator[Work]:
         work = Work(session=state.session_factory())
         try:
             yield work
+            if work.refreshes:
+                crashpoint("update.before_commit")
             work.session.commit()
-        except BaseException:
+        except BaseException as error:
             work.session.rollback()
+            if is_write_conflict(error):
+                raise WriteConflict("another transaction changed the same data") from error
             raise
         finally:
             work.session.close()
+        if work.refreshes:
+            crashpoint("update.committed")
         matcher: MatchingEngine | None = state.matcher
         for lane, ids in work.refreshes.items():
             if matcher is not None and ids:

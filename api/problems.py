@@ -11,6 +11,7 @@ Domain errors from `matching.errors` map here and only here:
     InvalidInput, request validation (`errors[].field`)              422  invalid-input
     a body over the size limit                                       413  content-too-large
     ModelUnavailable                                                 503  unavailable
+    WriteConflict (replayed by api.retry first; Retry-After)         503  busy
     anything else (no details, no stack trace)                       500  internal
 
 ConsentMissing is 409, not 403: the caller has the right to ask, but the participant's
@@ -32,6 +33,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.retry import RETRY_MARK
 from matching.errors import (
     Conflict,
     ConsentMissing,
@@ -39,6 +41,7 @@ from matching.errors import (
     ModelUnavailable,
     NotFound,
     StegvisError,
+    WriteConflict,
 )
 from matching.users import Unauthenticated
 
@@ -204,6 +207,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ModelUnavailable)
     async def unavailable(request: Request, error: ModelUnavailable) -> JSONResponse:
         return problem(request, 503, "unavailable", str(error))
+
+    @app.exception_handler(WriteConflict)
+    async def write_conflict(request: Request, error: WriteConflict) -> JSONResponse:
+        setattr(request.state, RETRY_MARK, True)  # api.retry replays the request
+        return problem(request, 503, "busy", str(error), headers={"Retry-After": "1"})
 
     @app.exception_handler(StegvisError)
     async def domain_error(request: Request, error: StegvisError) -> JSONResponse:

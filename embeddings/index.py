@@ -53,6 +53,7 @@ import numpy.typing as npt
 from pydantic import ConfigDict, NonNegativeInt, PositiveInt
 from pydantic.dataclasses import dataclass as checked_dataclass
 
+from matching.crashpoints import crashpoint
 from matching.errors import StegvisError
 
 log = logging.getLogger(__name__)
@@ -465,7 +466,9 @@ def write_atomically(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        crashpoint("index.temp.written")
         temporary.replace(path)
+        crashpoint("index.renamed")
     finally:
         temporary.unlink(missing_ok=True)
     _fsync_folder(path.parent)
@@ -662,10 +665,16 @@ class StoredIndex:
 
     def _append(self, records: list[bytes]) -> None:
         path = self.folder / self.manifest.log_file
+        data = b"".join(records)
         with path.open("ab") as handle:
-            handle.write(b"".join(records))
+            # Two writes, so that the crash tests can leave a torn record behind.
+            handle.write(data[: len(data) // 2])
+            handle.flush()
+            crashpoint("index.log.torn")
+            handle.write(data[len(data) // 2 :])
             handle.flush()
             os.fsync(handle.fileno())
+        crashpoint("index.log.synced")
         self._log_records += len(records)
         if self._log_records > max(256, self.compact_ratio * len(self.index)):
             self._snapshot_locked()
@@ -682,6 +691,7 @@ class StoredIndex:
         write_atomically(self.folder / snapshot_file, data)
         write_atomically(self.folder / hashes_file, hashes.encode())
         write_atomically(self.folder / log_file, b"")
+        crashpoint("index.snapshot.written")
         previous = self.manifest
         manifest = Manifest(
             **{
@@ -696,6 +706,7 @@ class StoredIndex:
             }
         )
         write_atomically(self.folder / MANIFEST, json.dumps(asdict(manifest), indent=1).encode())
+        crashpoint("index.manifest.renamed")
         self.manifest = manifest
         self._log_records = 0
         for name in (previous.snapshot_file, previous.hashes_file, previous.log_file):

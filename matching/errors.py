@@ -63,5 +63,10 @@ class Conflict(StegvisError):
     """The change conflicts with the current state (duplicate key, stale update...)."""
 
 
+class WriteConflict(StegvisError):
+    """The transaction lost a race with another writer (SQLite busy, a PostgreSQL
+    serialization failure or deadlock); run again, it sees the other's change and succeeds."""
+
+
 class ModelUnavailable(StegvisError):
     """The embedding model or the ranker cannot be loaded."""

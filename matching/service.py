@@ -1,4 +1,4 @@
-"""Use cases: suggest placements for a participant, record decisions and outcomes.
+"""Use cases: suggest placements for a participant, record decisions and outcomes, erase.
 
 `suggest` is the heart of the product. For one participant and one lane it gathers
 candidates from three sources — nearest vectors (FAISS), nearest character n-gram vectors,
@@ -14,6 +14,7 @@ Service functions work inside the caller's transaction and never commit.
 
 from __future__ import annotations
 
+import hmac
 import math
 import uuid
 from collections import Counter
@@ -29,10 +30,19 @@ from sqlalchemy.orm import Session
 
 from embeddings.cache import participant_vector
 from embeddings.texts import participant_text
+from matching.audit import Actor
 from matching.catalogue import CatalogueEntry, Placed
 from matching.concepts import Concepts
-from matching.db.models import Feedback, Outcome, Participant, Suggestion
-from matching.domain import ConsentScope, Decision, Lane, OutcomeKind, ReasonCode
+from matching.db.models import (
+    AuditEntry,
+    Consent,
+    Feedback,
+    Outcome,
+    Participant,
+    ParticipantEmbedding,
+    Suggestion,
+)
+from matching.domain import AuditAction, ConsentScope, Decision, Lane, OutcomeKind, ReasonCode
 from matching.engine import MatchingEngine
 from matching.errors import ConsentMissing, InvalidInput, ParticipantNotFound, SuggestionNotFound
 from matching.explain import Explanation, Language, explain
@@ -481,6 +491,91 @@ def record_outcome(
     session.add(outcome)
     session.flush()
     return outcome
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What erasing one participant removed: rows per table, and the audit tombstone."""
+
+    tombstone: str
+    removed: dict[str, int]
+
+    def summary(self) -> str:
+        rows = ", ".join(f"{count} {table}" for table, count in self.removed.items())
+        return f"erased ({rows}); the audit log keeps {self.tombstone}"
+
+
+def tombstone_of(secret: str, participant_id: int) -> str:
+    """The pseudonym audit rows keep for an erased participant: a keyed hash of the id.
+
+    It groups the erased person's audit rows and cannot be turned back into the id without
+    the secret; it differs from the training export's `participant_key`, so the two cannot
+    be joined.
+    """
+    digest = hmac.new(secret.encode(), f"erased-participant:{participant_id}".encode(), "sha256")
+    return f"erased:{digest.hexdigest()[:32]}"
+
+
+def erase_participant(
+    *, session: Session, participant: Participant, secret: str, actor: Actor
+) -> Erasure:
+    """Remove the participant everywhere (GDPR Art. 17); the audit log keeps a tombstone.
+
+    Deleted: the profile, consents, profile vectors, every logged suggestion with its
+    decisions and comments, and outcomes. Later datasets and exports read these rows, so
+    the person leaves them too; the vector indexes hold only openings and places. Audit rows
+    lose the id and keep `tombstone_of`, plus one `erase` row saying who erased and when.
+    """
+    participant_id = participant.id
+    tombstone = tombstone_of(secret, participant_id)
+    suggestions = sa.select(Suggestion.id).where(Suggestion.participant_id == participant_id)
+    statements: dict[str, sa.Delete] = {
+        "feedback": sa.delete(Feedback).where(Feedback.suggestion_id.in_(suggestions)),
+        "outcomes": sa.delete(Outcome).where(Outcome.participant_id == participant_id),
+        "suggestions": sa.delete(Suggestion).where(Suggestion.participant_id == participant_id),
+        "consents": sa.delete(Consent).where(Consent.participant_id == participant_id),
+        "profile vectors": sa.delete(ParticipantEmbedding).where(
+            ParticipantEmbedding.participant_id == participant_id
+        ),
+    }
+    removed = {
+        table: _rowcount(
+            session.execute(statement, execution_options={"synchronize_session": False})
+        )
+        for table, statement in statements.items()
+    }
+    removed["audit rows pseudonymised"] = _rowcount(
+        session.execute(
+            sa.update(AuditEntry)
+            .where(AuditEntry.participant_id == participant_id)
+            .values(participant_id=None, subject=tombstone),
+            execution_options={"synchronize_session": False},
+        )
+    )
+    session.expunge(participant)
+    removed["participants"] = _rowcount(
+        session.execute(
+            sa.delete(Participant).where(Participant.id == participant_id),
+            execution_options={"synchronize_session": False},
+        )
+    )
+    session.add(
+        AuditEntry(
+            actor_user_id=actor.user_id,
+            actor_role=actor.role.value if actor.role else None,
+            action=AuditAction.ERASE,
+            participant_id=None,
+            subject=tombstone,
+            fields=sorted(removed),
+            request_id=actor.request_id,
+        )
+    )
+    session.flush()
+    return Erasure(tombstone=tombstone, removed=removed)
+
+
+def _rowcount(result: sa.Result[Any]) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def participant_by_reference(

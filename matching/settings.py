@@ -123,6 +123,12 @@ class Settings(BaseSettings):
         description="Share of the newest slates held out for evaluation (time-based split).",
     )
 
+    crash_at: str = Field(
+        default="",
+        description="Tests only: kill the process with SIGKILL at this named point "
+        "(`name` or `name:n`, see matching/crashpoints.py). Refused in production.",
+    )
+
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
 
     host: str = "127.0.0.1"
@@ -142,6 +148,8 @@ class Settings(BaseSettings):
                 )
             if self.debug:
                 raise ConfigurationError("STEGVIS_DEBUG must be off in production.")
+            if self.crash_at:
+                raise ConfigurationError("STEGVIS_CRASH_AT is for tests; unset it in production.")
         return self
 
     @property

@@ -39,6 +39,7 @@ from mlflow.pyfunc.model import PythonModel, PythonModelContext
 from mlflow.types import ColSpec, Schema
 from sqlalchemy.engine import make_url
 
+from matching.crashpoints import crashpoint
 from matching.engine import RankerSlot
 from matching.errors import Conflict, NotFound
 from matching.features import FEATURES
@@ -411,6 +412,7 @@ class ModelRegistry:
             for name, png in plots.items():
                 (shapes / name).write_bytes(png)
             mlflow.log_artifacts(str(shapes), artifact_path="shapes")
+            crashpoint("training.run_logged")
             document_path = root / MODEL_DOCUMENT
             document_path.write_text(json.dumps(model.to_dict(), sort_keys=True), "utf-8")
             info = mlflow.pyfunc.log_model(
@@ -422,6 +424,7 @@ class ModelRegistry:
                 registered_model_name=self.name,
             )
         version = int(info.registered_model_version)
+        crashpoint("training.registered")
         self.client.set_model_version_tag(self.name, str(version), DIGEST_TAG, dataset_digest)
         self.record_gates(version, gates)
         log.info("registered %s: %s", version_label(self.name, version), gates.summary())

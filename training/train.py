@@ -31,6 +31,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sqlalchemy.orm import Session
 
+from matching.crashpoints import crashpoint
 from matching.errors import InvalidInput
 from matching.features import DIRECTIONS, FEATURES
 from matching.progress import Track, no_progress
@@ -226,6 +227,7 @@ def train(
         dataset.label_counts(),
     )
     candidate = fit(training, params)
+    crashpoint("training.fitted")
     champion_model, champion_label = registry.champion()
     candidate_evaluation, champion_evaluation = _evaluate_pair(
         session=session,

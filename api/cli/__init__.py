@@ -6,8 +6,9 @@ import logging
 
 import typer
 
-from api.cli import data, index, models, serve, suggest, users
+from api.cli import data, erase, index, models, serve, suggest, users
 from api.cli.common import console
+from matching import crashpoints
 from matching.errors import StegvisError
 from matching.settings import Settings
 
@@ -21,6 +22,7 @@ app.add_typer(data.fixtures_app, name="fixtures")
 app.add_typer(index.index_app, name="index")
 app.add_typer(users.users_app, name="users")
 app.command()(suggest.suggest)
+app.command("erase")(erase.erase_command)
 app.command()(serve.serve)
 app.command()(serve.demo)
 app.command("train")(models.train_command)
@@ -34,6 +36,7 @@ def main_callback(ctx: typer.Context) -> None:
     """Build the settings once (from STEGVIS_* variables) for every command."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     ctx.obj = Settings()
+    crashpoints.arm(ctx.obj.crash_at)
 
 
 def main() -> None:

@@ -64,7 +64,7 @@ def _user(session: Session, username: str) -> User:
     return user
 
 
-def _organisation_id(session: Session, organisation: str | None) -> int | None:
+def organisation_id_of(session: Session, organisation: str | None) -> int | None:
     """An organisation given by id or by exact name."""
     if organisation is None:
         return None
@@ -109,7 +109,7 @@ def users_create(
             username=username,
             role=role,
             display_name=display_name,
-            organisation_id=_organisation_id(session, organisation),
+            organisation_id=organisation_id_of(session, organisation),
             employer_id=employer,
             asf_provider_id=asf_provider,
         )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from api.deps import AccessDep, PageDep, paged
 from api.schemas import Page, ParticipantCreate, ParticipantPublic, ParticipantUpdate
 from matching.db.models import Participant
 from matching.domain import AuditAction, Goal, ParticipantStatus
 from matching.resources import create_participant, update_participant
+from matching.service import erase_participant
 
 router = APIRouter(prefix="/participants", tags=["participants"])
 
@@ -84,3 +85,23 @@ def update(participant_id: int, body: ParticipantUpdate, access: AccessDep) -> P
     else:
         access.audit(AuditAction.READ, [participant.id], READ_FIELDS)
     return ParticipantPublic.model_validate(participant)
+
+
+@router.delete(
+    "/{participant_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Erase a participant everywhere (GDPR Art. 17); the audit log keeps a tombstone.",
+    response_class=Response,
+)
+def erase(participant_id: int, access: AccessDep) -> Response:
+    """Profile, consents, vectors, suggestions, decisions with comments and outcomes are
+    deleted; later training datasets and exports no longer contain the person. Audit rows
+    keep only a pseudonym; nothing can be restored."""
+    participant = access.get(Participant, participant_id)
+    erase_participant(
+        session=access.session,
+        participant=participant,
+        secret=access.settings.secret_key.get_secret_value(),
+        actor=access.actor,
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

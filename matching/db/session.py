@@ -13,6 +13,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: PostgreSQL SQLSTATEs of a transaction that lost a race: serialization failure, deadlock.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 
 
 def _prepare_sqlite_file(url: str) -> None:
@@ -46,6 +48,22 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         sa.event.listen(engine, "begin", _on_sqlite_begin)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def is_write_conflict(error: BaseException) -> bool:
+    """Whether `error` means the transaction lost a race and may simply be run again.
+
+    SQLite answers "database is locked" when its busy timeout ran out, and at once when a
+    transaction that read wants to write after another committed (its snapshot is stale);
+    PostgreSQL aborts one side of a serialization conflict or deadlock.
+    """
+    if not isinstance(error, sa.exc.DBAPIError):
+        return False
+    original = error.orig
+    if isinstance(original, sqlite3.OperationalError):
+        message = str(original).lower()
+        return "database is locked" in message or "database is busy" in message
+    return getattr(original, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

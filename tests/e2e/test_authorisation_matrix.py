@@ -62,6 +62,8 @@ class Expect:
     roles: Mapping[Role, bool]
     body: Body | None = None
     public: bool = field(default=False)
+    #: Path parameters of objects made for the case, for endpoints that destroy theirs.
+    fresh: Callable[[TestClient, Tenant], dict[str, int]] | None = None
 
 
 def _participant(_w: World, _t: Tenant) -> dict[str, Any]:
@@ -70,6 +72,16 @@ def _participant(_w: World, _t: Tenant) -> dict[str, Any]:
         "preferred_occupations_text": "Vill jobba i lager",
         "consents": ["matching"],
     }
+
+
+def _fresh_participant(client: TestClient, tenant: Tenant) -> dict[str, int]:
+    response = client.post(
+        "/participants",
+        headers={"Authorization": f"Bearer {tenant.tokens[COACH]}"},
+        json={"external_ref": f"MATRIX-{_n()}", "consents": ["matching"]},
+    )
+    assert response.status_code == 201, response.text
+    return {"participant_id": response.json()["id"]}
 
 
 def _opening(_w: World, _t: Tenant) -> dict[str, Any]:
@@ -91,6 +103,9 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", "/participants/{participant_id}"): Expect(200, {COACH: True}),
     ("PATCH", "/participants/{participant_id}"): Expect(
         200, {COACH: True}, lambda _w, _t: {"hours_min": 20}
+    ),
+    ("DELETE", "/participants/{participant_id}"): Expect(
+        204, {COACH: True}, fresh=_fresh_participant
     ),
     ("GET", "/participants/{participant_id}/suggestions"): Expect(200, {COACH: True}),
     ("POST", "/participants/{participant_id}/outcomes"): Expect(
@@ -271,7 +286,10 @@ def test_matrix(
     expect = EXPECTED.get((method, path))
     assert expect is not None, f"{method} {path} is not in the authorisation matrix"
     target = world.a if tenant == "own" else world.b
-    url = path.format(**{name: PARAMETERS[name](target) for name in PARAMETERS})
+    parameters = {name: PARAMETERS[name](target) for name in PARAMETERS}
+    if expect.fresh is not None:
+        parameters |= expect.fresh(client, target)
+    url = path.format(**parameters)
     headers = {} if role == "anonymous" else world.headers(Role(role))
     body = expect.body(world, target) if expect.body else None
     response = client.request(method, url, headers=headers, json=body)
