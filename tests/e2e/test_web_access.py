@@ -16,12 +16,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from matching.db.models import Opening, User
+from matching.db.models import Opening, Participant, User
 from matching.db.session import transaction
 from matching.domain import Role
 from matching.engine import MatchingEngine
 from matching.settings import Settings
 from matching.users import set_password
+from tests import factories as f
 from tests.e2e.conftest import (
     EMPLOYER_B_MARKER,
     PARTICIPANT_B_MARKER,
@@ -223,3 +224,90 @@ def test_pages_carry_security_headers_and_are_not_in_the_api_document(
     assert browser.get("/web/models").headers["cache-control"] == "no-store"
     paths = browser.get("/openapi.json").json()["paths"]
     assert not [path for path in paths if path.startswith("/web")]
+
+
+@pytest.fixture
+def own_participant(world: World, e2e_session_factory: sessionmaker[Session]) -> int:
+    """A participant of tenant A for one test (with every consent, like the world's)."""
+    with transaction(e2e_session_factory) as session:
+        return f.make_participant(
+            session,
+            organisation_id=world.a.organisation,
+            coach_id=world.a.coach,
+            external_ref=unique("WEB"),
+            preferred_occupations_text="Vill jobba som lagerarbetare",
+            hours_min=20,
+            hours_max=30,
+        ).id
+
+
+PROFILE = {
+    "preferred_occupations_text": "Vill jobba som städare på kontor",
+    "municipality": "Södertälje",
+    "max_commute_km": "12,5",
+    "hours_min": "20",
+    "hours_max": "30",
+    "goal": "competitive_job",
+    "status": "active",
+    "gender": "undisclosed",
+    "accommodations": ["quiet_workplace"],
+}
+
+
+def test_a_coach_saves_a_profile_and_its_consent_decides_whether_suggestions_show(
+    browser: TestClient,
+    usernames: dict[Role, str],
+    own_participant: int,
+    e2e_session_factory: sessionmaker[Session],
+) -> None:
+    log_in(browser, usernames[Role.COACH])
+    page = f"/web/participants/{own_participant}"
+    token = csrf_of(browser.get(page).text)
+
+    refused = browser.post(
+        page, data=PROFILE | {"csrf_token": token, "hours_min": "35", "consents": ["matching"]}
+    )
+    assert refused.status_code == 422
+    assert 'id="f-hours_max-error"' in refused.text
+    assert "Får inte vara mindre än det lägsta antalet." in refused.text
+
+    saved = browser.post(page, data=PROFILE | {"csrf_token": token, "consents": ["follow_up"]})
+    assert saved.headers["location"] == f"{page}?klart=profil"
+    with e2e_session_factory() as session:
+        participant = session.get(Participant, own_participant)
+        assert participant is not None
+        assert (participant.hours_min, participant.hours_max) == (20, 30)
+        assert participant.max_commute_km == 12.5
+        assert participant.preferred_occupations_text == PROFILE["preferred_occupations_text"]
+    shown = browser.get(f"{page}?klart=profil").text
+    assert "Profilen är sparad." in shown
+    assert 'value="matching" checked' not in shown
+    assert 'value="follow_up" checked' in shown
+
+    without_consent = browser.get(f"{page}/suggestions")
+    assert without_consent.status_code == 409
+    assert "inte samtyckt till matchning" in without_consent.text
+
+    browser.post(page, data=PROFILE | {"csrf_token": token, "consents": ["matching"]})
+    suggestions = browser.get(f"{page}/suggestions")
+    assert suggestions.status_code == 200
+    assert suggestions.text.count('<section class="lane"') == 2
+
+
+def test_a_coach_records_an_outcome_and_a_missing_date_is_said_next_to_its_field(
+    browser: TestClient, usernames: dict[Role, str], own_participant: int
+) -> None:
+    log_in(browser, usernames[Role.COACH])
+    page = f"/web/participants/{own_participant}"
+    token = csrf_of(browser.get(page).text)
+    outcome = {"csrf_token": token, "kind": "job_start", "hours_per_week": "25"}
+
+    missing = browser.post(f"{page}/outcomes", data=outcome | {"occurred_on": ""})
+    assert missing.status_code == 422
+    assert re.search(r'id="f-occurred_on-error">.*Fyll i fältet\.', missing.text)
+
+    saved = browser.post(f"{page}/outcomes", data=outcome | {"occurred_on": "2026-11-02"})
+    assert saved.headers["location"] == f"{page}?klart=utfall#utfall"
+    shown = browser.get(page).text
+    assert "Började arbeta" in shown
+    assert "2026-11-02" in shown
