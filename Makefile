@@ -2,6 +2,7 @@
 #   make demo   install, then run the main job on the embedded defaults and serve it
 #   make test   install (and the system Chromium, when absent), then run the whole test suite
 #   make lint   ruff (lint + format check) and mypy --strict
+#   make fuzz   Schemathesis over every endpoint and role, longer than in `make test`
 
 PYTHON ?= python3
 VENV := .venv
@@ -17,7 +18,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo serve test lint format bench clean
+.PHONY: install demo serve test lint format bench fuzz clean
 
 install: $(STAMP)
 
@@ -50,6 +51,12 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Examples per (operation, role, kind); the figures per role go to docs/reliability.md.
+FUZZ_EXAMPLES ?= 50
+
+fuzz: $(STAMP)
+	STEGVIS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/e2e/test_fuzz.py -q -s
 
 bench: $(STAMP)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -17,11 +17,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems, web
 from api.deps import authorise
+from api.headers import SecurityHeaders
 from api.retry import RetryWriteConflicts
 from api.routes import (
     asf_providers,
@@ -42,7 +44,7 @@ from matching import crashpoints
 from matching.db.session import make_engine, make_session_factory
 from matching.engine import MatchingEngine
 from matching.progress import Track, no_progress
-from matching.settings import Settings
+from matching.settings import Environment, Settings
 from training.registry import ChampionWatcher, ModelRegistry
 
 log = logging.getLogger("stegvis.api")
@@ -135,23 +137,28 @@ def create_app(
     settings: Settings,
     *,
     engine: MatchingEngine | None = None,
+    registry: ModelRegistry | None = None,
     track: Track = no_progress,
 ) -> FastAPI:
-    """The application. `engine`: an already started matching engine to use (tests)."""
+    """The application. `engine`: an already started matching engine to use (tests), which
+    follows `registry` if one is given; an app that starts its own engine follows the
+    settings' registry."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db_engine = make_engine(settings.resolved_database_url, hide_parameters=True)
+        db_engine = make_engine(
+            settings.resolved_database_url, hide_parameters=True, immediate=True
+        )
         app.state.db_engine = db_engine
         app.state.session_factory = make_session_factory(db_engine)
         app.state.write_lock = threading.Lock() if db_engine.dialect.name == "sqlite" else None
         app.state.matcher = engine or MatchingEngine.start(
             settings, app.state.session_factory, track=track
         )
-        if engine is None:
-            # An app with its own engine serves the registry's champion and follows it.
+        if engine is None or registry is not None:
+            # The app serves the registry's champion and follows it.
             app.state.champion_watcher = ChampionWatcher(
-                ModelRegistry(settings),
+                registry or ModelRegistry(settings),
                 app.state.matcher.ranker,
                 interval=settings.champion_poll_seconds,
             )
@@ -197,5 +204,15 @@ def create_app(
     web.install(app)
     app.add_middleware(RetryWriteConflicts)
     app.add_middleware(problems.BodyLimit)
+    app.add_middleware(problems.Unhandled)
     app.add_middleware(Observe, metrics=metrics)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Accept-Language", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Content-Language"],
+        )
+    app.add_middleware(SecurityHeaders, hsts=settings.environment is Environment.PRODUCTION)
     return app

@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
 import sqlalchemy as sa
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from api.problems import Forbidden
+from api.schemas import MAX_ID
 from matching.audit import Actor, record_access
 from matching.crashpoints import crashpoint
 from matching.db.models import (
@@ -62,6 +63,7 @@ from matching.errors import (
     WriteConflict,
 )
 from matching.explain import Language
+from matching.schemas import NO_NUL
 from matching.settings import Settings
 from matching.users import Unauthenticated, authenticate
 
@@ -71,6 +73,14 @@ log = logging.getLogger("stegvis.api")
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
+#: An object's id in a path, and an id filter of a listing.
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+#: Filters by municipality name and taxonomy concept id.
+QueryMunicipality = Annotated[str | None, Query(max_length=64, pattern=NO_NUL)]
+QueryConcept = Annotated[
+    str | None, Query(pattern=r"^[0-9A-Za-z_]{1,16}$", description="Taxonomy concept id.")
+]
 
 # --- the policy -------------------------------------------------------------------------------
 

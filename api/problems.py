@@ -21,8 +21,10 @@ consent (the current state of the resource) does not allow it; giving consent re
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -220,6 +222,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        if error.status_code == 400:
+            # FastAPI's answer to a body it cannot decode at all (invalid UTF-8): the
+            # same invalid input as malformed JSON, so the same 422 naming the body.
+            message = "the body is not JSON text in UTF-8"
+            body = FieldError(field="body", location="body", message=message)
+            return problem(request, 422, "invalid-input", f"body: {message}", errors=[body])
         slug = {
             404: "not-found",
             405: "method-not-allowed",
@@ -228,10 +236,44 @@ def install(app: FastAPI) -> None:
         detail = str(error.detail) if error.status_code != 404 else "no such resource"
         return problem(request, error.status_code, slug, detail, headers=error.headers)
 
-    @app.exception_handler(Exception)
-    async def internal(request: Request, error: Exception) -> JSONResponse:
-        log.error("unhandled %s on %s", type(error).__name__, request.url.path)
-        return problem(request, 500, "internal", "the request could not be completed")
+
+class Unhandled:
+    """A bug answers 500 problem+json with nothing of the error in it.
+
+    This runs inside the app's other middleware (unlike an exception handler for
+    `Exception`, which Starlette calls outside them), so the answer still gets its request
+    id and security headers. The log names the error's type, the route template and where
+    it was raised: never its message or a traceback, which can quote participant data.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception as error:
+            frames = traceback.extract_tb(error.__traceback__)
+            where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
+            route = getattr(scope.get("route"), "path", "unmatched")
+            log.error(
+                "unhandled %s on %s %s at %s", type(error).__name__, scope["method"], route, where
+            )
+            if not started:
+                response = problem(
+                    Request(scope), 500, "internal", "the request could not be completed"
+                )
+                await response(scope, receive, send)
 
 
 class BodyLimit:

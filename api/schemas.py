@@ -18,6 +18,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -43,6 +46,7 @@ from matching.fixtures import (
     Username,
 )
 from matching.schemas import (
+    NO_NUL,
     Municipality,
     Name,
     OpeningFields,
@@ -50,11 +54,16 @@ from matching.schemas import (
     PlacementFields,
     ShortText,
     Strict,
+    Trimmed,
 )
 
 T = TypeVar("T")
 
 MAX_COMMENT = 2000
+#: The largest primary key (PostgreSQL `integer`): a larger id is invalid input, never looked up.
+MAX_ID = 2**31 - 1
+#: A reference to a stored object in a body.
+Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 
 
 def update_schema(*examples: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
@@ -108,7 +117,7 @@ class ParticipantCreate(ParticipantProfile):
     model_config = ConfigDict(json_schema_extra={"examples": [_PARTICIPANT_EXAMPLE]})
 
     external_ref: Ref = Field(description="The team's pseudonymous reference, e.g. SOD-0042.")
-    coach_id: int | None = Field(
+    coach_id: Id | None = Field(
         default=None, description="A coach of the same organisation; default: the caller."
     )
     consents: Annotated[list[ConsentScope], Field(max_length=len(ConsentScope))] = Field(
@@ -123,7 +132,7 @@ class ParticipantUpdate(ParticipantProfile):
         json_schema_extra=update_schema({"hours_min": 20, "consents": ["matching", "follow_up"]})
     )
 
-    coach_id: int | None = None
+    coach_id: Id | None = None
     consents: Annotated[list[ConsentScope], Field(max_length=len(ConsentScope))] | None = None
 
 
@@ -366,16 +375,16 @@ class UserCreate(Strict):
     username: Username
     display_name: ShortText = ""
     role: Role
-    organisation_id: int | None = None
-    employer_id: int | None = None
-    asf_provider_id: int | None = None
+    organisation_id: Id | None = None
+    employer_id: Id | None = None
+    asf_provider_id: Id | None = None
 
 
 class UserUpdate(Strict):
     model_config = ConfigDict(json_schema_extra={"examples": [{"is_active": False}]})
 
     display_name: ShortText | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class UserPublic(Public):
@@ -395,8 +404,8 @@ class TokenCreate(Strict):
         json_schema_extra={"examples": [{"name": "laptop", "valid_days": 90}]}
     )
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
-    valid_days: Annotated[int, Field(ge=1, le=3650)] | None = Field(
+    name: Annotated[str, StringConstraints(max_length=100, pattern=NO_NUL), Trimmed] = ""
+    valid_days: Annotated[StrictInt, Field(ge=1, le=3650)] | None = Field(
         default=90, description="Days until it expires; null: never."
     )
 
@@ -488,7 +497,7 @@ class FeedbackCreate(Strict):
 
     decision: Decision
     reason_code: ReasonCode | None = None
-    comment: Annotated[str, StringConstraints(max_length=MAX_COMMENT)] = ""
+    comment: Annotated[str, StringConstraints(max_length=MAX_COMMENT, pattern=NO_NUL)] = ""
 
 
 class FeedbackPublic(Public):
@@ -517,8 +526,8 @@ class OutcomeCreate(Strict):
 
     kind: OutcomeKind
     occurred_at: AwareDatetime
-    suggestion_id: int | None = None
-    hours_per_week: Annotated[float, Field(gt=0, le=80)] | None = None
+    suggestion_id: Id | None = None
+    hours_per_week: Annotated[StrictFloat, Field(gt=0, le=80)] | None = None
 
 
 class OutcomePublic(Public):

@@ -10,13 +10,18 @@ from collections.abc import Callable
 from typing import Annotated
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
     StringConstraints,
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from matching.domain import (
     MAX_HOURS_PER_WEEK,
@@ -34,15 +39,39 @@ MAX_TEXT = 5_000
 MAX_TITLE = 200
 MAX_LIST = 50
 
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_TITLE)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE)]
-LongText = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
-Municipality = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+def _trimmed(value: str) -> str:
+    return value.strip()
+
+
+def _trimmed_not_blank(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise PydanticCustomError(
+            "string_too_short", "String should have at least 1 character", {"min_length": 1}
+        )
+    return value
+
+
+#: No NUL character: PostgreSQL cannot store one in text, so no backend accepts it.
+NO_NUL = r"^[^\x00]*$"
+# Lengths are checked on the text as sent (what the OpenAPI document promises), then the
+# surrounding whitespace is dropped; a name of only whitespace is as empty as "".
+Trimmed = AfterValidator(_trimmed)
+TrimmedNotBlank = AfterValidator(_trimmed_not_blank)
+ShortText = Annotated[str, StringConstraints(max_length=MAX_TITLE, pattern=NO_NUL), Trimmed]
+Name = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_TITLE, pattern=NO_NUL), TrimmedNotBlank
+]
+LongText = Annotated[str, StringConstraints(max_length=MAX_TEXT, pattern=NO_NUL)]
+Municipality = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL), TrimmedNotBlank
+]
 ConceptId = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_]{1,16}$")]
 SsykCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")]
-Latitude = Annotated[float, Field(ge=-90, le=90)]
-Longitude = Annotated[float, Field(ge=-180, le=180)]
-Hours = Annotated[int, Field(ge=0, le=MAX_HOURS_PER_WEEK)]
+Latitude = Annotated[StrictFloat, Field(ge=-90, le=90)]
+Longitude = Annotated[StrictFloat, Field(ge=-180, le=180)]
+Hours = Annotated[StrictInt, Field(ge=0, le=MAX_HOURS_PER_WEEK)]
 
 
 class Strict(BaseModel):
@@ -50,7 +79,9 @@ class Strict(BaseModel):
 
 
 class LanguageSkill(Strict):
-    language: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    language: Annotated[
+        str, StringConstraints(min_length=1, max_length=40, pattern=NO_NUL), TrimmedNotBlank
+    ]
     level: LanguageLevel
 
 
@@ -83,16 +114,16 @@ class ParticipantProfile(Strict):
     municipality: Municipality | None = None
     home_lat: Latitude | None = None
     home_lon: Longitude | None = None
-    max_commute_km: Annotated[float, Field(gt=0, le=500)] | None = None
-    max_commute_minutes: Annotated[int, Field(gt=0, le=600)] | None = None
+    max_commute_km: Annotated[StrictFloat, Field(gt=0, le=500)] | None = None
+    max_commute_minutes: Annotated[StrictInt, Field(gt=0, le=600)] | None = None
     preferred_occupations_text: LongText = ""
     preferred_tasks_text: LongText = ""
     preferred_occupation_ids: Annotated[list[ConceptId], Field(max_length=MAX_LIST)] = []
     hours_min: Hours | None = None
     hours_max: Hours | None = None
-    no_evenings: bool = False
-    no_weekends: bool = False
-    no_nights: bool = False
+    no_evenings: StrictBool = False
+    no_weekends: StrictBool = False
+    no_nights: StrictBool = False
     environment_preferences: Annotated[list[WorkEnvironment], Field(max_length=MAX_LIST)] = []
     environment_text: LongText = ""
     skills_text: LongText = ""
@@ -119,9 +150,9 @@ class _WorkItem(Strict):
     ssyk_code: SsykCode | None = None
     hours_min: Hours | None = None
     hours_max: Hours | None = None
-    evenings: bool = False
-    weekends: bool = False
-    nights: bool = False
+    evenings: StrictBool = False
+    weekends: StrictBool = False
+    nights: StrictBool = False
     environment: Annotated[list[WorkEnvironment], Field(max_length=MAX_LIST)] = []
     municipality: Municipality | None = None
     lat: Latitude | None = None
@@ -132,15 +163,17 @@ class _WorkItem(Strict):
     _hours = field_validator("hours_max")(_hours_max_after_min)
 
 
-SkillLabel = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+SkillLabel = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL), TrimmedNotBlank
+]
 
 
 class OpeningFields(_WorkItem):
     description: LongText = ""
     required_skills: Annotated[list[SkillLabel], Field(max_length=MAX_LIST)] = []
     nice_skills: Annotated[list[SkillLabel], Field(max_length=MAX_LIST)] = []
-    positions: Annotated[int, Field(ge=1, le=1000)] = 1
-    positions_filled: Annotated[int, Field(ge=0, le=1000)] = 0
+    positions: Annotated[StrictInt, Field(ge=1, le=1000)] = 1
+    positions_filled: Annotated[StrictInt, Field(ge=0, le=1000)] = 0
     status: OpeningStatus = OpeningStatus.OPEN
 
     @field_validator("positions_filled")
@@ -154,10 +187,10 @@ class OpeningFields(_WorkItem):
 class PlacementFields(_WorkItem):
     activities: LongText = ""
     skills: Annotated[list[SkillLabel], Field(max_length=MAX_LIST)] = []
-    capacity: Annotated[int, Field(ge=1, le=1000)] = 1
-    taken: Annotated[int, Field(ge=0, le=1000)] = 0
+    capacity: Annotated[StrictInt, Field(ge=1, le=1000)] = 1
+    taken: Annotated[StrictInt, Field(ge=0, le=1000)] = 0
     supervision: LongText = ""
-    duration_weeks: Annotated[int, Field(gt=0, le=156)] | None = None
+    duration_weeks: Annotated[StrictInt, Field(gt=0, le=156)] | None = None
     status: PlacementStatus = PlacementStatus.OPEN
 
     @field_validator("taken")

@@ -131,6 +131,12 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
 
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the API from their own pages (CORS), "
+        "as JSON: '[\"https://intranet.example\"]'. Empty: no CORS headers at all.",
+    )
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, status
 
-from fastapi import APIRouter, Query, status
-
-from api.deps import AccessDep, PageDep, paged
+from api.deps import AccessDep, PageDep, PathId, QueryMunicipality, paged
 from api.schemas import AsfProviderCreate, AsfProviderPublic, AsfProviderUpdate, Page
 from matching.db.models import AsfProvider
 from matching.resources import create_asf_provider, update_asf_provider
@@ -18,7 +16,7 @@ router = APIRouter(prefix="/asf-providers", tags=["ASF providers"])
 def list_providers(
     access: AccessDep,
     page: PageDep,
-    municipality: Annotated[str | None, Query(max_length=64)] = None,
+    municipality: QueryMunicipality = None,
 ) -> Page[AsfProviderPublic]:
     statement = access.select(AsfProvider)
     if municipality is not None:
@@ -34,12 +32,14 @@ def create(body: AsfProviderCreate, access: AccessDep) -> AsfProviderPublic:
 
 
 @router.get("/{asf_provider_id}", summary="One ASF provider.")
-def get(asf_provider_id: int, access: AccessDep) -> AsfProviderPublic:
+def get(asf_provider_id: PathId, access: AccessDep) -> AsfProviderPublic:
     return AsfProviderPublic.model_validate(access.get(AsfProvider, asf_provider_id))
 
 
 @router.patch("/{asf_provider_id}", summary="Change an ASF provider (only the fields sent).")
-def update(asf_provider_id: int, body: AsfProviderUpdate, access: AccessDep) -> AsfProviderPublic:
+def update(
+    asf_provider_id: PathId, body: AsfProviderUpdate, access: AccessDep
+) -> AsfProviderPublic:
     provider = access.get(AsfProvider, asf_provider_id)
     update_asf_provider(
         session=access.session, provider=provider, changes=body.model_dump(exclude_unset=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import AccessDep, PageDep, paged
+from api.deps import AccessDep, PageDep, QueryId, paged
 from api.schemas import AuditEntryPublic, Page
 from matching.db.models import AuditEntry
 from matching.domain import AuditAction
@@ -19,8 +19,8 @@ router = APIRouter(tags=["audit"])
 def list_audit(
     access: AccessDep,
     page: PageDep,
-    participant_id: int | None = None,
-    actor_user_id: int | None = None,
+    participant_id: QueryId = None,
+    actor_user_id: QueryId = None,
     action: AuditAction | None = None,
 ) -> Page[AuditEntryPublic]:
     statement = access.select(AuditEntry)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, status
 
-from fastapi import APIRouter, Query, status
-
-from api.deps import AccessDep, PageDep, paged
+from api.deps import AccessDep, PageDep, PathId, QueryMunicipality, paged
 from api.schemas import EmployerCreate, EmployerPublic, EmployerUpdate, Page
 from matching.db.models import Employer
 from matching.resources import create_employer, update_employer
@@ -18,7 +16,7 @@ router = APIRouter(prefix="/employers", tags=["employers"])
 def list_employers(
     access: AccessDep,
     page: PageDep,
-    municipality: Annotated[str | None, Query(max_length=64)] = None,
+    municipality: QueryMunicipality = None,
 ) -> Page[EmployerPublic]:
     statement = access.select(Employer)
     if municipality is not None:
@@ -33,12 +31,12 @@ def create(body: EmployerCreate, access: AccessDep) -> EmployerPublic:
 
 
 @router.get("/{employer_id}", summary="One employer.")
-def get(employer_id: int, access: AccessDep) -> EmployerPublic:
+def get(employer_id: PathId, access: AccessDep) -> EmployerPublic:
     return EmployerPublic.model_validate(access.get(Employer, employer_id))
 
 
 @router.patch("/{employer_id}", summary="Change an employer (only the fields sent).")
-def update(employer_id: int, body: EmployerUpdate, access: AccessDep) -> EmployerPublic:
+def update(employer_id: PathId, body: EmployerUpdate, access: AccessDep) -> EmployerPublic:
     employer = access.get(Employer, employer_id)
     update_employer(
         session=access.session, employer=employer, changes=body.model_dump(exclude_unset=True)

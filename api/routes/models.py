@@ -16,7 +16,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from api.deps import AccessDep, MatcherDep
+from api.deps import AccessDep, MatcherDep, PathId
 from api.schemas import ModelPublic
 from matching.errors import Conflict, ModelUnavailable
 from matching.features import FEATURES
@@ -116,7 +116,7 @@ def versions(access: AccessDep, request: Request) -> ModelsPublic:
     summary="Make a version the champion, if its gates passed against today's champion.",
     responses={409: {"description": "A gate failed, or it was checked against another model."}},
 )
-def promote(version: int, access: AccessDep, request: Request) -> ServingPublic:
+def promote(version: PathId, access: AccessDep, request: Request) -> ServingPublic:
     registry, watcher = _serving(request)
     info = registry.version(version)
     serving = registry.champion()[1]

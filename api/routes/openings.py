@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from api.deps import AccessDep, PageDep, paged
+from api.deps import AccessDep, PageDep, PathId, QueryConcept, QueryId, QueryMunicipality, paged
 from api.schemas import OpeningCreate, OpeningPublic, OpeningUpdate, Page
 from matching.db.models import Opening
 from matching.domain import Lane, OpeningStatus
@@ -21,12 +21,10 @@ def list_openings(
     access: AccessDep,
     page: PageDep,
     status_: Annotated[OpeningStatus | None, Query(alias="status")] = None,
-    municipality: Annotated[str | None, Query(max_length=64)] = None,
-    occupation: Annotated[
-        str | None, Query(max_length=16, description="Taxonomy occupation id.")
-    ] = None,
+    municipality: QueryMunicipality = None,
+    occupation: QueryConcept = None,
     ssyk: Annotated[str | None, Query(pattern=r"^[0-9]{4}$", description="SSYK-4 code.")] = None,
-    employer_id: int | None = None,
+    employer_id: QueryId = None,
 ) -> Page[OpeningPublic]:
     statement = access.select(Opening)
     if status_ is not None:
@@ -59,12 +57,12 @@ def create(body: OpeningCreate, access: AccessDep) -> OpeningPublic:
 
 
 @router.get("/{opening_id}", summary="One opening.")
-def get(opening_id: int, access: AccessDep) -> OpeningPublic:
+def get(opening_id: PathId, access: AccessDep) -> OpeningPublic:
     return OpeningPublic.model_validate(access.get(Opening, opening_id))
 
 
 @router.patch("/{opening_id}", summary="Change an opening (only the fields sent).")
-def update(opening_id: int, body: OpeningUpdate, access: AccessDep) -> OpeningPublic:
+def update(opening_id: PathId, body: OpeningUpdate, access: AccessDep) -> OpeningPublic:
     opening = access.get(Opening, opening_id)
     if update_opening(
         session=access.session, opening=opening, changes=body.model_dump(exclude_unset=True)
@@ -74,7 +72,7 @@ def update(opening_id: int, body: OpeningUpdate, access: AccessDep) -> OpeningPu
 
 
 @router.post("/{opening_id}/close", summary="Close an opening; it is no longer suggested.")
-def close(opening_id: int, access: AccessDep) -> OpeningPublic:
+def close(opening_id: PathId, access: AccessDep) -> OpeningPublic:
     opening = access.get(Opening, opening_id)
     if close_opening(session=access.session, opening=opening):
         access.work.refresh_after_commit(Lane.JOBS, [opening.id])

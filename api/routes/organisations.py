@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from api.deps import AccessDep, PageDep, paged
+from api.deps import AccessDep, PageDep, PathId, paged
 from api.schemas import OrganisationCreate, OrganisationPublic, OrganisationUpdate, Page
 from matching.db.models import Organisation
 from matching.resources import create_organisation, update_organisation
@@ -25,12 +25,14 @@ def create(body: OrganisationCreate, access: AccessDep) -> OrganisationPublic:
 
 
 @router.get("/{organisation_id}", summary="One organisation.")
-def get(organisation_id: int, access: AccessDep) -> OrganisationPublic:
+def get(organisation_id: PathId, access: AccessDep) -> OrganisationPublic:
     return OrganisationPublic.model_validate(access.get(Organisation, organisation_id))
 
 
 @router.patch("/{organisation_id}", summary="Change an organisation (only the fields sent).")
-def update(organisation_id: int, body: OrganisationUpdate, access: AccessDep) -> OrganisationPublic:
+def update(
+    organisation_id: PathId, body: OrganisationUpdate, access: AccessDep
+) -> OrganisationPublic:
     organisation = access.get(Organisation, organisation_id)
     update_organisation(
         session=access.session,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from api.deps import AccessDep, PageDep, paged
+from api.deps import AccessDep, PageDep, PathId, QueryId, QueryMunicipality, paged
 from api.schemas import Page, ParticipantCreate, ParticipantPublic, ParticipantUpdate
 from matching.db.models import Participant
 from matching.domain import AuditAction, Goal, ParticipantStatus
@@ -24,9 +24,9 @@ def list_participants(
     access: AccessDep,
     page: PageDep,
     status_: Annotated[ParticipantStatus | None, Query(alias="status")] = None,
-    municipality: Annotated[str | None, Query(max_length=64)] = None,
+    municipality: QueryMunicipality = None,
     goal: Goal | None = None,
-    coach_id: int | None = None,
+    coach_id: QueryId = None,
 ) -> Page[ParticipantPublic]:
     statement = access.select(Participant)
     if status_ is not None:
@@ -63,7 +63,7 @@ def create(body: ParticipantCreate, access: AccessDep) -> ParticipantPublic:
 
 
 @router.get("/{participant_id}", summary="One participant's profile and consents.")
-def get(participant_id: int, access: AccessDep) -> ParticipantPublic:
+def get(participant_id: PathId, access: AccessDep) -> ParticipantPublic:
     participant = access.get(Participant, participant_id)
     access.audit(AuditAction.READ, [participant.id], READ_FIELDS)
     return ParticipantPublic.model_validate(participant)
@@ -73,7 +73,7 @@ def get(participant_id: int, access: AccessDep) -> ParticipantPublic:
     "/{participant_id}",
     summary="Change a participant's profile, coach or consents (only the fields sent).",
 )
-def update(participant_id: int, body: ParticipantUpdate, access: AccessDep) -> ParticipantPublic:
+def update(participant_id: PathId, body: ParticipantUpdate, access: AccessDep) -> ParticipantPublic:
     participant = access.get(Participant, participant_id)
     changed = update_participant(
         session=access.session,
@@ -93,7 +93,7 @@ def update(participant_id: int, body: ParticipantUpdate, access: AccessDep) -> P
     summary="Erase a participant everywhere (GDPR Art. 17); the audit log keeps a tombstone.",
     response_class=Response,
 )
-def erase(participant_id: int, access: AccessDep) -> Response:
+def erase(participant_id: PathId, access: AccessDep) -> Response:
     """Profile, consents, vectors, suggestions, decisions with comments and outcomes are
     deleted; later training datasets and exports no longer contain the person. Audit rows
     keep only a pseudonym; nothing can be restored."""

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from api.deps import AccessDep, PageDep, paged
+from api.deps import AccessDep, PageDep, PathId, QueryConcept, QueryId, QueryMunicipality, paged
 from api.schemas import Page, PlacementCreate, PlacementPublic, PlacementUpdate
 from matching.db.models import Placement
 from matching.domain import Lane, PlacementStatus
@@ -21,12 +21,10 @@ def list_placements(
     access: AccessDep,
     page: PageDep,
     status_: Annotated[PlacementStatus | None, Query(alias="status")] = None,
-    municipality: Annotated[str | None, Query(max_length=64)] = None,
-    occupation: Annotated[
-        str | None, Query(max_length=16, description="Taxonomy occupation id.")
-    ] = None,
+    municipality: QueryMunicipality = None,
+    occupation: QueryConcept = None,
     ssyk: Annotated[str | None, Query(pattern=r"^[0-9]{4}$", description="SSYK-4 code.")] = None,
-    asf_provider_id: int | None = None,
+    asf_provider_id: QueryId = None,
 ) -> Page[PlacementPublic]:
     statement = access.select(Placement)
     if status_ is not None:
@@ -57,14 +55,14 @@ def create(body: PlacementCreate, access: AccessDep) -> PlacementPublic:
 
 
 @router.get("/{placement_id}", summary="One work-training place.")
-def get(placement_id: int, access: AccessDep) -> PlacementPublic:
+def get(placement_id: PathId, access: AccessDep) -> PlacementPublic:
     return PlacementPublic.model_validate(access.get(Placement, placement_id))
 
 
 @router.patch(
     "/{placement_id}", summary="Change a place, its capacity or places taken (fields sent)."
 )
-def update(placement_id: int, body: PlacementUpdate, access: AccessDep) -> PlacementPublic:
+def update(placement_id: PathId, body: PlacementUpdate, access: AccessDep) -> PlacementPublic:
     placement = access.get(Placement, placement_id)
     if update_placement(
         session=access.session, placement=placement, changes=body.model_dump(exclude_unset=True)
@@ -74,7 +72,7 @@ def update(placement_id: int, body: PlacementUpdate, access: AccessDep) -> Place
 
 
 @router.post("/{placement_id}/close", summary="Close a place; it is no longer suggested.")
-def close(placement_id: int, access: AccessDep) -> PlacementPublic:
+def close(placement_id: PathId, access: AccessDep) -> PlacementPublic:
     placement = access.get(Placement, placement_id)
     if close_placement(session=access.session, placement=placement):
         access.work.refresh_after_commit(Lane.ASF, [placement.id])

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from api.deps import AccessDep, LanguageDep, MatcherDep
+from api.deps import AccessDep, LanguageDep, MatcherDep, PathId
 from api.routes.operations import Metrics, metrics_of
 from api.schemas import (
     ContributionRow,
@@ -104,7 +104,7 @@ def _slate(slate: Slate, language: Language) -> SlatePublic:
     "lowers an item for a while. 409 when the participant has no matching consent.",
 )
 def suggestions(
-    participant_id: int,
+    participant_id: PathId,
     access: AccessDep,
     matcher: MatcherDep,
     language: LanguageDep,
@@ -141,7 +141,7 @@ def suggestions(
     status_code=status.HTTP_201_CREATED,
     summary="Record the decision taken with the participant on one suggestion.",
 )
-def feedback(suggestion_id: int, body: FeedbackCreate, access: AccessDep) -> FeedbackPublic:
+def feedback(suggestion_id: PathId, body: FeedbackCreate, access: AccessDep) -> FeedbackPublic:
     suggestion = access.get(Suggestion, suggestion_id)
     recorded = record_feedback(
         session=access.session,
@@ -160,7 +160,7 @@ def feedback(suggestion_id: int, body: FeedbackCreate, access: AccessDep) -> Fee
     status_code=status.HTTP_201_CREATED,
     summary="Record what followed: interview, job start, end, still employed at 90 days.",
 )
-def outcome(participant_id: int, body: OutcomeCreate, access: AccessDep) -> OutcomePublic:
+def outcome(participant_id: PathId, body: OutcomeCreate, access: AccessDep) -> OutcomePublic:
     participant = access.get(Participant, participant_id)
     if body.suggestion_id is not None:
         access.get(Suggestion, body.suggestion_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from api.deps import AccessDep, PageDep, not_found, paged
+from api.deps import AccessDep, PageDep, PathId, QueryId, not_found, paged
 from api.schemas import (
     Page,
     TokenCreate,
@@ -32,7 +32,7 @@ def list_users(
     access: AccessDep,
     page: PageDep,
     role: Role | None = None,
-    organisation_id: int | None = None,
+    organisation_id: QueryId = None,
 ) -> Page[UserPublic]:
     statement = access.select(User)
     if role is not None:
@@ -50,19 +50,19 @@ def create(body: UserCreate, access: AccessDep) -> UserPublic:
 
 
 @router.get("/users/{user_id}", summary="One user.")
-def get(user_id: int, access: AccessDep) -> UserPublic:
+def get(user_id: PathId, access: AccessDep) -> UserPublic:
     return UserPublic.model_validate(access.get(User, user_id))
 
 
 @router.patch("/users/{user_id}", summary="Rename, deactivate or reactivate a user.")
-def update(user_id: int, body: UserUpdate, access: AccessDep) -> UserPublic:
+def update(user_id: PathId, body: UserUpdate, access: AccessDep) -> UserPublic:
     user = access.get(User, user_id)
     update_user(session=access.session, user=user, changes=body.model_dump(exclude_unset=True))
     return UserPublic.model_validate(user)
 
 
 @router.get("/users/{user_id}/tokens", summary="A user's tokens (never the tokens themselves).")
-def list_tokens(user_id: int, access: AccessDep) -> list[TokenPublic]:
+def list_tokens(user_id: PathId, access: AccessDep) -> list[TokenPublic]:
     user = access.get(User, user_id)
     tokens = access.session.scalars(
         access.select(ApiToken).where(ApiToken.user_id == user.id)
@@ -75,7 +75,7 @@ def list_tokens(user_id: int, access: AccessDep) -> list[TokenPublic]:
     status_code=status.HTTP_201_CREATED,
     summary="Issue a token; the response is the only time it is shown.",
 )
-def issue(user_id: int, body: TokenCreate, access: AccessDep) -> TokenIssued:
+def issue(user_id: PathId, body: TokenCreate, access: AccessDep) -> TokenIssued:
     user = access.get(User, user_id)
     issued = issue_token(
         session=access.session, user_id=user.id, name=body.name, valid_days=body.valid_days
@@ -89,7 +89,7 @@ def issue(user_id: int, body: TokenCreate, access: AccessDep) -> TokenIssued:
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Revoke a token from now on.",
 )
-def revoke(user_id: int, token_id: int, access: AccessDep) -> Response:
+def revoke(user_id: PathId, token_id: PathId, access: AccessDep) -> Response:
     user = access.get(User, user_id)
     token = access.get(ApiToken, token_id)
     if token.user_id != user.id:

@@ -236,9 +236,9 @@ def _tenant(session: Session, letter: str, marker: str) -> Tenant:
     return tenant
 
 
-@pytest.fixture(scope="session")
-def world_rows(e2e_session_factory: sessionmaker[Session], e2e_settings: Settings) -> World:
-    with transaction(e2e_session_factory) as session:
+def seed_world(session_factory: sessionmaker[Session], settings: Settings) -> World:
+    """Tenants A and B, a participant without matching consent, the data team and an admin."""
+    with transaction(session_factory) as session:
         a = _tenant(session, "A", PARTICIPANT_A_MARKER)
         b = _tenant(session, "B", PARTICIPANT_B_MARKER)
         no_consent = _participant(
@@ -252,9 +252,12 @@ def world_rows(e2e_session_factory: sessionmaker[Session], e2e_settings: Setting
             Role.DATA_TEAM: _token(session, f.make_user(session, role=Role.DATA_TEAM).id),
             Role.ADMIN: _token(session, f.make_user(session, role=Role.ADMIN).id),
         }
-    return World(
-        a=a, b=b, staff_tokens=staff, no_consent_participant=no_consent, settings=e2e_settings
-    )
+    return World(a=a, b=b, staff_tokens=staff, no_consent_participant=no_consent, settings=settings)
+
+
+@pytest.fixture(scope="session")
+def world_rows(e2e_session_factory: sessionmaker[Session], e2e_settings: Settings) -> World:
+    return seed_world(e2e_session_factory, e2e_settings)
 
 
 @pytest.fixture(scope="session")

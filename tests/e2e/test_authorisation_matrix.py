@@ -26,6 +26,7 @@ from api.app import create_app
 from api.deps import POLICY, PUBLIC
 from api.web.security import PREFIX as WEB_PREFIX
 from matching.domain import Role
+from matching.engine import MatchingEngine
 from matching.settings import Environment, Settings
 from tests.e2e.conftest import (
     COMMENT_MARKERS,
@@ -36,6 +37,7 @@ from tests.e2e.conftest import (
     Tenant,
     World,
 )
+from training.registry import ModelRegistry
 
 COACH, EMPLOYER, ASF, DATA, ADMIN = (
     Role.COACH,
@@ -174,11 +176,11 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", "/audit"): Expect(200, {ADMIN: False}),
     ("GET", "/exports/training"): Expect(200, {DATA: False}),
     ("GET", "/models/current"): Expect(200, {DATA: False, ADMIN: False}),
-    # This app is given its engine, so it has no registry to manage: an allowed role reaches
-    # the handler and learns so (503); every other role is refused before that.
-    ("GET", "/models"): Expect(503, {DATA: False, ADMIN: False}),
-    ("POST", "/models/{version}/promote"): Expect(503, {DATA: False, ADMIN: False}),
-    ("POST", "/models/rollback"): Expect(503, {DATA: False, ADMIN: False}),
+    # The matrix app follows a real, empty MLflow registry: it lists no versions, has no
+    # version 1 to promote (404) and nothing promoted to roll back (409).
+    ("GET", "/models"): Expect(200, {DATA: False, ADMIN: False}),
+    ("POST", "/models/{version}/promote"): Expect(404, {DATA: False, ADMIN: False}),
+    ("POST", "/models/rollback"): Expect(409, {DATA: False, ADMIN: False}),
     ("GET", "/health"): Expect(200, {}, public=True),
     ("GET", "/ready"): Expect(200, {}, public=True),
     ("GET", "/metrics"): Expect(200, {}, public=True),
@@ -279,10 +281,38 @@ def test_every_endpoint_is_in_the_matrix_and_the_policy() -> None:
             assert set(POLICY[key]) == set(expect.roles), key
 
 
+@pytest.fixture(scope="module")
+def matrix_client(
+    world: World,
+    matcher: MatchingEngine,
+    e2e_settings: Settings,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[TestClient]:
+    """An app over the shared engine that follows a real (empty) MLflow model registry, so
+    the model endpoints answer as in production."""
+    folder = tmp_path_factory.mktemp("matrix-mlflow")
+    settings = e2e_settings.model_copy(
+        update={
+            "mlflow_tracking_uri": f"sqlite:///{folder / 'mlflow.db'}",
+            "mlflow_artifact_root": folder / "artifacts",
+            "champion_poll_seconds": 3600.0,
+        }
+    )
+    app = create_app(settings, engine=matcher, registry=ModelRegistry(settings))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
 @pytest.mark.parametrize(("method", "path", "role", "tenant"), list(_cases()))
 def test_matrix(
-    client: TestClient, world: World, method: str, path: str, role: Role | str, tenant: str
+    matrix_client: TestClient,
+    world: World,
+    method: str,
+    path: str,
+    role: Role | str,
+    tenant: str,
 ) -> None:
+    client = matrix_client
     expect = EXPECTED.get((method, path))
     assert expect is not None, f"{method} {path} is not in the authorisation matrix"
     target = world.a if tenant == "own" else world.b
