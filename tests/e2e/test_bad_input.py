@@ -286,7 +286,7 @@ def test_an_endless_body_is_cut_off_at_the_limit(client: TestClient, world: Worl
 
 def test_memory_of_a_maximal_request_stays_bounded(client: TestClient, world: World) -> None:
     """Peak Python memory of the largest request the API accepts (a profile at every text
-    limit, then 50 suggestions per lane) stays a small multiple of its body."""
+    limit, then 50 suggestions per lane) stays bounded (about 6 MiB measured)."""
     words = ("packa plocka truck " * 400)[:MAX_TEXT]
     body = {
         "external_ref": unique("MAX"),
@@ -306,4 +306,4 @@ def test_memory_of_a_maximal_request_stays_bounded(client: TestClient, world: Wo
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 64 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+    assert peak < 32 * 2**20, f"peak {peak / 2**20:.1f} MiB"

@@ -49,3 +49,24 @@ def test_production_refuses_debug() -> None:
 def test_production_accepts_a_real_secret_and_development_the_placeholder() -> None:
     Settings(environment=Environment.PRODUCTION, secret_key="k" * 40)
     assert Settings().environment is Environment.DEVELOPMENT
+
+
+def test_production_from_the_environment_refuses_the_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What `stegvis serve` reads: production with the shipped secret, or with debug on."""
+    monkeypatch.delenv("STEGVIS_SECRET_KEY", raising=False)
+    monkeypatch.setenv("STEGVIS_ENVIRONMENT", "production")
+    with pytest.raises(ConfigurationError, match="STEGVIS_SECRET_KEY"):
+        Settings()
+    monkeypatch.setenv("STEGVIS_SECRET_KEY", "r4nd0m-" * 6)
+    monkeypatch.setenv("STEGVIS_DEBUG", "true")
+    with pytest.raises(ConfigurationError, match="STEGVIS_DEBUG"):
+        Settings()
+
+
+def test_cors_is_off_by_default_and_takes_a_json_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STEGVIS_CORS_ORIGINS", raising=False)
+    assert Settings().cors_origins == []
+    monkeypatch.setenv("STEGVIS_CORS_ORIGINS", '["https://intranet.example"]')
+    assert Settings().cors_origins == ["https://intranet.example"]
