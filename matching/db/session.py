@@ -39,13 +39,24 @@ def _on_sqlite_begin(connection: sa.Connection) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url` with the per-backend settings the engine relies on."""
+def _on_sqlite_begin_immediate(connection: sa.Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:
+    """An engine for `url` with the per-backend settings the engine relies on.
+
+    `immediate` (SQLite): every transaction takes the write lock when it begins, so writers
+    of other processes queue on the busy timeout instead of failing when a transaction
+    that read wants to write after another committed. The API uses it: its requests run
+    one at a time anyway (its writer lock), and a request's reads and writes interleave.
+    """
     if url.startswith("sqlite"):
         _prepare_sqlite_file(url)
         engine = sa.create_engine(url, **kwargs)
         sa.event.listen(engine, "connect", _on_sqlite_connect)
-        sa.event.listen(engine, "begin", _on_sqlite_begin)
+        begin = _on_sqlite_begin_immediate if immediate else _on_sqlite_begin
+        sa.event.listen(engine, "begin", begin)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, **kwargs)
 
