@@ -16,6 +16,7 @@ runs it longer and prints the figures per role.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import traceback
@@ -46,7 +47,13 @@ from matching.db import migrate
 from matching.db.session import make_engine, make_session_factory
 from matching.domain import Role
 from matching.settings import Environment, Settings
-from tests.e2e.conftest import Tenant, World, seed_world
+from tests.e2e.conftest import (
+    PARTICIPANT_A_MARKER,
+    PARTICIPANT_B_MARKER,
+    Tenant,
+    World,
+    seed_world,
+)
 from tests.e2e.test_authorisation_matrix import PARAMETERS
 from tests.integration.conftest import BACKENDS, POSTGRES_URL, PostgresServer
 
@@ -170,7 +177,8 @@ def _fuzz(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("role", list(Role), ids=[role.value for role in Role])
-def test_fuzz_every_operation(fuzzed: Fuzzed, role: Role) -> None:
+def test_fuzz_every_operation(fuzzed: Fuzzed, role: Role, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     figures = FIGURES.setdefault((fuzzed.backend, role), Figures())
     headers = fuzzed.world.headers(role)
     for result in fuzzed.schema.get_all_operations():
@@ -198,3 +206,13 @@ def test_fuzz_every_operation(fuzzed: Fuzzed, role: Role) -> None:
         f"cases={figures.cases} failures={len(figures.failures)}"
     )
     assert not figures.failures, "\n".join(figures.failures[:20])
+    # Every participant of the world was read, changed and suggested for: none of their
+    # texts or references reached any log line, whatever the fuzzer sent.
+    world = fuzzed.world
+    for secret in (
+        PARTICIPANT_A_MARKER,
+        PARTICIPANT_B_MARKER,
+        world.a.participant_ref,
+        world.b.participant_ref,
+    ):
+        assert secret not in caplog.text, f"{secret!r} reached the logs"
