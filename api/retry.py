@@ -11,9 +11,12 @@ attempt the 503 problem reaches the client, with `Retry-After`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("stegvis.api")
 
 #: The scope-state key the `WriteConflict` problem handler sets.
 RETRY_MARK = "write_conflict"
@@ -36,6 +39,11 @@ class RetryWriteConflicts:
         for attempt in range(1, self.attempts + 1):
             if await self._attempt(scope, receive, send, recorded, last=attempt == self.attempts):
                 return
+            log.info(
+                "write conflict on attempt %d of %d: running the request again",
+                attempt,
+                self.attempts,
+            )
             jitter = random.uniform(1, 2)  # noqa: S311 - spreads the retries, no secrecy
             await asyncio.sleep(FIRST_PAUSE_SECONDS * 2 ** (attempt - 1) * jitter)
 

@@ -17,11 +17,14 @@ from types import MappingProxyType
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from embeddings.cache import ENCODE_BATCH, item_vectors
 from embeddings.encoder import Encoder, load_encoder
 from embeddings.index import IndexKind, IndexParams
-from embeddings.lanes import LaneIndexes, LaneReport, LaneState
+from embeddings.lanes import LaneIndexes, LaneReport, LaneState, item_text
 from matching.catalogue import ItemCatalogue
 from matching.concepts import ConceptRecogniser, Concepts, recogniser_for
+from matching.db.repositories import searchable_items
+from matching.db.session import make_engine, make_session_factory
 from matching.domain import Lane
 from matching.features import Place
 from matching.geo import municipality_centroids
@@ -59,13 +62,20 @@ class MatchingEngine:
     taxonomy: Taxonomy
     recogniser: ConceptRecogniser
     centroids: dict[str, Place]
-    encoder: Encoder
+    #: The indexes searches use, with their encoder; replaced whole (one reference) by
+    #: `switch_encoder`, so a search sees either the old encoder and index or the new ones.
     indexes: LaneIndexes
     catalogues: dict[Lane, ItemCatalogue]
     ranker: RankerSlot
+    #: Which encoder serves: the configured model or a registered version ("stegvis-encoder/2").
+    encoder_version: str = ""
     #: skill id -> SSYK-4 groups that list it (for skills-only participants)
     groups_of_skill: dict[str, tuple[str, ...]] = field(default_factory=dict)
     open_reports: list[LaneReport] = field(default_factory=list)
+    #: The encoder being embedded into new indexes in the background, if any.
+    encoder_switching_to: str | None = None
+    _previous_encoder: tuple[LaneIndexes, str] | None = field(default=None, repr=False)
+    _switching: threading.Lock = field(default_factory=threading.Lock, repr=False)
     #: `recogniser.recognise`, remembering the last texts: a profile is read on every
     #: suggestion but changes rarely (a changed text is a new key).
     recognise: Callable[[str], Concepts] = field(init=False, repr=False)
@@ -115,13 +125,18 @@ class MatchingEngine:
             taxonomy=taxonomy,
             recogniser=recogniser,
             centroids=centroids,
-            encoder=encoder,
             indexes=indexes,
             catalogues=catalogues,
             ranker=RankerSlot(model, version),
             groups_of_skill={skill: tuple(codes) for skill, codes in groups_of_skill.items()},
             open_reports=reports,
+            encoder_version=settings.embedding_model,
         )
+
+    @property
+    def encoder(self) -> Encoder:
+        """The encoder of the serving indexes."""
+        return self.indexes.encoder
 
     @cached_property
     def occupation_labels(self) -> Mapping[str, str]:
@@ -133,6 +148,90 @@ class MatchingEngine:
         self.indexes.refresh(lane, ids)
         with self.session_factory() as session:
             self.catalogues[lane].refresh(session, ids)
+
+    # --- switching the encoder --------------------------------------------------------------
+
+    def switch_encoder(self, encoder: Encoder, version: str, *, track: Track = no_progress) -> None:
+        """Embed every item with `encoder` into new indexes, then serve them at once.
+
+        Searches keep using the old indexes (and encoder) until the one assignment that
+        swaps them; changes committed while the new indexes were built are caught by a
+        reconcile right after the swap. The old indexes are kept for `rollback_encoder`.
+        Blocking; `switch_encoder_in_background` runs it on a thread.
+        """
+        with self._switching:
+            if encoder.model_id == self.encoder.model_id:
+                self.encoder_version = version
+                return
+            self.encoder_switching_to = version
+            try:
+                self._embed_all(encoder, track)
+                fresh = LaneIndexes(
+                    folder=self.settings.resolved_index_dir,
+                    encoder=encoder,
+                    session_factory=self.session_factory,
+                    params=self.indexes.params,
+                    track=track,
+                )
+                fresh.open()
+                self._serve(fresh, version)
+            finally:
+                self.encoder_switching_to = None
+
+    def _embed_all(self, encoder: Encoder, track: Track) -> None:
+        """Fill the vector cache with every searchable item's vector of `encoder`.
+
+        In small transactions that take the write lock when they begin (SQLite), so the
+        requests writing meanwhile wait a moment instead of this failing when one of them
+        commits between its reads and writes; the indexes are then built from the cache.
+        """
+        bind = self.session_factory.kw["bind"]
+        url = bind.url.render_as_string(hide_password=False)
+        database = make_engine(url, immediate=True) if url.startswith("sqlite") else bind
+        try:
+            writer = make_session_factory(database)
+            for lane in Lane:
+                with self.session_factory() as session:
+                    texts = [item_text(item) for item in searchable_items(session, lane)]
+                chunks = [texts[i : i + ENCODE_BATCH] for i in range(0, len(texts), ENCODE_BATCH)]
+                for chunk in track(
+                    chunks, f"embedding {lane.value} with {encoder.model_id}", len(chunks)
+                ):
+                    with writer.begin() as session:
+                        item_vectors(session, encoder, chunk)
+        finally:
+            if database is not bind:
+                database.dispose()
+
+    def switch_encoder_in_background(self, encoder: Encoder, version: str) -> threading.Thread:
+        thread = threading.Thread(
+            target=self.switch_encoder,
+            args=(encoder, version),
+            name="stegvis-encoder-switch",
+            daemon=True,
+        )
+        thread.start()
+        return thread
+
+    def rollback_encoder(self) -> str:
+        """Serve the indexes of the encoder before the last switch again; its version."""
+        with self._switching:
+            if self._previous_encoder is None:
+                raise RuntimeError("no earlier encoder to roll back to")
+            indexes, version = self._previous_encoder
+            for lane in Lane:  # items changed since the switch
+                indexes.reconcile(lane)
+            self._serve(indexes, version)
+            return version
+
+    def _serve(self, indexes: LaneIndexes, version: str) -> None:
+        previous = (self.indexes, self.encoder_version)
+        self.indexes = indexes  # the swap: one reference assignment
+        self.encoder_version = version
+        self._previous_encoder = previous
+        for lane in Lane:
+            indexes.reconcile(lane)
+        log.info("encoder %s (%s) now serves", version, indexes.encoder.model_id)
 
     def states(self) -> list[LaneState]:
         """Each lane's index compared with the database (read-only)."""

@@ -566,3 +566,93 @@ class ChampionWatcher:
             error=self._error,
             checked_at=self._checked_at,
         )
+
+
+# --- the adapted encoder --------------------------------------------------------------------
+
+ENCODER_MODEL_NAME: Final = "stegvis-encoder"
+ENCODER_EXPERIMENT: Final = "stegvis-encoder"
+ENCODER_ARTIFACT: Final = "encoder"
+
+
+class EncoderRegistry(ModelRegistry):
+    """The fine-tuned sentence-transformers encoders: their own experiment and model name.
+
+    Versions, gates, statuses, promotion history and rollback work as for the ranker; the
+    model is the saved sentence-transformers folder, logged as a plain artifact (the engine
+    loads it with the encoder module, nothing is unpickled).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings.model_copy(update={"mlflow_experiment": ENCODER_EXPERIMENT}))
+        self.name = ENCODER_MODEL_NAME
+
+    def log_encoder(
+        self,
+        *,
+        folder: Path,
+        run_name: str,
+        params: Mapping[str, Any],
+        metrics: Mapping[str, float],
+        curves: Mapping[str, Sequence[tuple[int, float]]],
+        dataset_digest: str,
+        documents: Mapping[str, Any],
+        plots: Mapping[str, bytes],
+        gates: GateReport,
+    ) -> LoggedCandidate:
+        """Log one fine-tuning run and register its model folder as a new version."""
+        mlflow.set_tracking_uri(self.uri)
+        mlflow.set_registry_uri(self.uri)
+        experiment_id = self._experiment_id()
+        with (
+            mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run,
+            tempfile.TemporaryDirectory(prefix="stegvis-run-") as scratch,
+        ):
+            mlflow.log_params({k: str(v) for k, v in params.items()})
+            mlflow.set_tags(
+                {
+                    DIGEST_TAG: dataset_digest,
+                    GATES_PASSED_TAG: str(gates.passed).lower(),
+                    COMPARED_WITH_TAG: gates.compared_with,
+                }
+            )
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
+            for name, points in curves.items():
+                for step, value in points:
+                    if np.isfinite(value):
+                        mlflow.log_metric(name, float(value), step=step)
+            for name, document in {"gates.json": json.loads(gates.to_json()), **documents}.items():
+                mlflow.log_dict(dict(document), name)
+            for name, png in plots.items():
+                path = Path(scratch) / name
+                path.write_bytes(png)
+                mlflow.log_artifact(str(path))
+            mlflow.log_artifacts(str(folder), artifact_path=ENCODER_ARTIFACT)
+            source = f"{run.info.artifact_uri}/{ENCODER_ARTIFACT}"
+        if not self.registered():
+            self.client.create_registered_model(self.name)
+        created = self.client.create_model_version(self.name, source, run_id=run.info.run_id)
+        version = int(created.version)
+        self.client.set_model_version_tag(self.name, str(version), DIGEST_TAG, dataset_digest)
+        self.record_gates(version, gates)
+        log.info("registered %s: %s", version_label(self.name, version), gates.summary())
+        return LoggedCandidate(version, version_label(self.name, version), run.info.run_id)
+
+    def download(self, version: int, root: Path) -> Path:
+        """The version's model folder under `root` (downloaded once; a folder per version)."""
+        destination = root / f"{self.name}-{version}"
+        if (destination / "config.json").exists():
+            return destination
+        try:
+            found = self.client.get_model_version(self.name, str(version))
+        except MlflowException as error:
+            raise NotFound("encoder version", version_label(self.name, version)) from error
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=root, prefix=".download-") as scratch:
+            path = Path(
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=found.source, dst_path=scratch, tracking_uri=self.uri
+                )
+            )
+            path.replace(destination)
+        return destination

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from api.cli import data, erase, index, models, serve, suggest, users
+from api.cli import data, encoder, erase, index, models, serve, suggest, users
 from api.cli.common import console
 from matching import crashpoints
 from matching.errors import StegvisError
@@ -29,6 +29,7 @@ app.command("train")(models.train_command)
 app.command("evaluate")(models.evaluate_command)
 app.command("simulate")(models.simulate_command)
 app.add_typer(models.models_app, name="models")
+app.add_typer(encoder.encoder_app, name="encoder")
 
 
 @app.callback()

@@ -136,6 +136,13 @@ def ready(request: Request) -> JSONResponse:
             checks["index"] = "not checked"
     ok = all(value == "ok" for value in checks.values())
     body: dict[str, object] = {"status": "ready" if ok else "not ready", "checks": checks}
+    if matcher is not None:
+        # Informational: which encoder serves, and one being embedded in the background.
+        body["encoder"] = {
+            "version": matcher.encoder_version,
+            "model_id": matcher.encoder.model_id,
+            "switching_to": matcher.encoder_switching_to,
+        }
     watcher = getattr(state, "champion_watcher", None)
     if watcher is not None:
         # Informational: without the registry the app keeps serving the model it has.
