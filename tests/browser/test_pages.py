@@ -233,6 +233,36 @@ MAIN_PAGES = (
 WIDEST = """() => [...document.querySelectorAll('main *')]
   .filter(e => e.getBoundingClientRect().right > window.innerWidth)
   .map(e => e.tagName + '.' + e.className).slice(-3)"""
+#: Text (outside figures) whose colour has less than WCAG AA's 4.5:1 contrast with the
+#: background it stands on.
+LOW_CONTRAST = """() => {
+  const channel = v => {
+    v /= 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  };
+  const luminance = colour => {
+    const [r, g, b] = colour.match(/[0-9.]+/g).slice(0, 3).map(Number).map(channel);
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const background = e => {
+    for (; e; e = e.parentElement) {
+      const colour = getComputedStyle(e).backgroundColor;
+      const parts = colour.match(/[0-9.]+/g);
+      if (parts && (parts.length < 4 || Number(parts[3]) > 0)) return colour;
+    }
+    return 'rgb(255, 255, 255)';
+  };
+  const low = [];
+  for (const e of document.querySelectorAll('body *')) {
+    if (e.closest('svg') || e.getClientRects().length === 0) continue;
+    if (![...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+    const [a, b] = [luminance(getComputedStyle(e).color), luminance(background(e))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const text = e.textContent.trim().slice(0, 30);
+    if (ratio < 4.5) low.push(`${e.tagName} "${text}" ${ratio.toFixed(2)}`);
+  }
+  return low;
+}"""
 UNLABELLED_FIELDS = """() => [...document.querySelectorAll('input, select, textarea')]
   .filter(e => e.type !== 'hidden' && e.labels.length === 0 && !e.getAttribute('aria-label'))
   .map(e => e.name || e.id)"""
@@ -243,7 +273,8 @@ def test_main_pages_at_both_screen_sizes(
     page: Page, site: Site, size: str, viewport: dict[str, int]
 ) -> None:
     """Every main page fits the screen without sideways scrolling, every field has a label,
-    the lanes stand side by side on a laptop and stack on a phone; screenshots are kept."""
+    all text has enough contrast, the lanes stand side by side on a laptop and stack on a
+    phone; screenshots are kept."""
     SCREENS.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size(viewport)
     signed_in: Role | None = None
@@ -258,6 +289,7 @@ def test_main_pages_at_both_screen_sizes(
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= viewport["width"], (name, size, page.evaluate(WIDEST))
         assert page.evaluate(UNLABELLED_FIELDS) == [], name
+        assert page.evaluate(LOW_CONTRAST) == [], name
         if name == "suggestions":
             jobs, asf = (lane(page, n).bounding_box() for n in (JOBS, ASF))
             assert jobs is not None
