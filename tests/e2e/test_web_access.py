@@ -311,3 +311,24 @@ def test_a_coach_records_an_outcome_and_a_missing_date_is_said_next_to_its_field
     shown = browser.get(page).text
     assert "Började arbeta" in shown
     assert "2026-11-02" in shown
+
+
+def test_a_coach_searches_and_filters_their_participants(
+    browser: TestClient, world: World, usernames: dict[Role, str]
+) -> None:
+    log_in(browser, usernames[Role.COACH])
+    everyone = browser.get("/web/participants").text
+    assert world.a.participant_ref in everyone
+    assert world.b.participant_ref not in everyone
+
+    found = browser.get("/web/participants", params={"q": world.a.participant_ref}).text
+    assert f">{world.a.participant_ref}</a>" in found
+    assert "AREF-0002" not in found
+
+    training = browser.get("/web/participants", params={"goal": "work_training"}).text
+    assert ">AREF-0002</a>" in training
+    assert f">{world.a.participant_ref}</a>" not in training
+    assert (
+        "Inga deltagare matchar sökningen."
+        in browser.get("/web/participants", params={"q": "finns-inte-alls"}).text
+    )
