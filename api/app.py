@@ -45,7 +45,7 @@ from matching.db.session import make_engine, make_session_factory
 from matching.engine import MatchingEngine
 from matching.progress import Track, no_progress
 from matching.settings import Environment, Settings
-from training.registry import ChampionWatcher, ModelRegistry
+from training.registry import ChampionWatcher, EncoderRegistry, EncoderWatcher, ModelRegistry
 
 log = logging.getLogger("stegvis.api")
 
@@ -163,6 +163,13 @@ def create_app(
                 interval=settings.champion_poll_seconds,
             )
             app.state.champion_watcher.start()
+            # ... and the registry's champion encoder (switched in the background).
+            app.state.encoder_watcher = EncoderWatcher(
+                EncoderRegistry(settings),
+                app.state.matcher,
+                interval=settings.champion_poll_seconds,
+            )
+            app.state.encoder_watcher.start()
         log.info("serving with ranker %s", app.state.matcher.ranker.current()[1])
         try:
             yield
@@ -170,6 +177,9 @@ def create_app(
             if app.state.champion_watcher is not None:
                 app.state.champion_watcher.stop()
                 app.state.champion_watcher = None
+            if app.state.encoder_watcher is not None:
+                app.state.encoder_watcher.stop()
+                app.state.encoder_watcher = None
             app.state.matcher = None
             db_engine.dispose()
 
@@ -184,6 +194,7 @@ def create_app(
     app.state.settings = settings
     app.state.matcher = None
     app.state.champion_watcher = None
+    app.state.encoder_watcher = None
     app.state.write_lock = None
 
     def serving_version() -> str | None:

@@ -39,8 +39,9 @@ from mlflow.pyfunc.model import PythonModel, PythonModelContext
 from mlflow.types import ColSpec, Schema
 from sqlalchemy.engine import make_url
 
+from embeddings.encoder import load_encoder
 from matching.crashpoints import crashpoint
-from matching.engine import RankerSlot
+from matching.engine import MatchingEngine, RankerSlot
 from matching.errors import Conflict, NotFound
 from matching.features import FEATURES
 from matching.ranker import HAND_SET_VERSION, AdditiveRanker, hand_set_ranker
@@ -492,13 +493,41 @@ class WatcherStatus:
         return f"registry unreachable ({self.error}), serving {self.serving}"
 
 
-class ChampionWatcher:
+class Poller:
+    """Calls `poll` once on `start` and then every `interval` seconds on a daemon thread."""
+
+    interval: float
+    thread_name: str = "stegvis-poller"
+    _stop: threading.Event
+    _thread: threading.Thread | None
+
+    def poll(self) -> object:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self.poll()
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.poll()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.interval + 5)
+
+
+class ChampionWatcher(Poller):
     """Keeps a `RankerSlot` serving the registry's champion, without restarting anything.
 
     `start` loads the champion once (so the first request already gets it) and then polls
     every `interval` seconds in a daemon thread; `poll` is also callable directly (on a
     signal, or in tests). On any registry error the slot keeps the model it has.
     """
+
+    thread_name = "stegvis-champion-watcher"
 
     def __init__(self, registry: ModelRegistry, slot: RankerSlot, *, interval: float) -> None:
         self.registry = registry
@@ -542,22 +571,6 @@ class ChampionWatcher:
             self._error = None
             self._checked_at = datetime.now(UTC)
             return changed
-
-    def start(self) -> None:
-        self.poll()
-        self._thread = threading.Thread(
-            target=self._run, name="stegvis-champion-watcher", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.poll()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.interval + 5)
 
     def status(self) -> WatcherStatus:
         return WatcherStatus(
@@ -656,3 +669,52 @@ class EncoderRegistry(ModelRegistry):
             )
             path.replace(destination)
         return destination
+
+
+class EncoderWatcher(Poller):
+    """Keeps an engine serving the registry's champion encoder, without a restart.
+
+    On a changed alias it downloads the version and switches the engine in the background
+    (`MatchingEngine.switch_encoder`: every item is embedded into new indexes while
+    searches go on against the old ones, then one swap); a rollback to no champion switches
+    back to the configured model. Registry errors leave the serving encoder as it is.
+    """
+
+    thread_name = "stegvis-encoder-watcher"
+
+    def __init__(
+        self, registry: EncoderRegistry, engine: MatchingEngine, *, interval: float
+    ) -> None:
+        self.registry = registry
+        self.engine = engine
+        self.interval = interval
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def wanted(self) -> tuple[str, str]:
+        """(label, model setting) of the encoder the registry says should serve."""
+        settings = self.registry.settings
+        version = self.registry.champion_version() if self.registry.registered() else None
+        if version is None:
+            return settings.embedding_model, settings.embedding_model
+        folder = self.registry.download(version, settings.data_dir / "encoders")
+        return version_label(self.registry.name, version), str(folder)
+
+    def poll(self) -> threading.Thread | None:
+        """Start a background switch when the champion changed; the switching thread."""
+        engine = self.engine
+        try:
+            label, spec = self.wanted()
+            if label in (engine.encoder_version, engine.encoder_switching_to):
+                return None
+            encoder = load_encoder(
+                spec, max_seq_length=self.registry.settings.embedding_max_seq_length
+            )
+        except Exception as error:  # the registry is another system: any failure
+            self.error = f"{type(error).__name__}: {error}"
+            log.warning("encoder registry unreachable, still serving %s", engine.encoder_version)
+            return None
+        self.error = None
+        log.info("switching the encoder to %s in the background", label)
+        return engine.switch_encoder_in_background(encoder, label)

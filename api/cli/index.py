@@ -9,19 +9,19 @@ from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.cli.common import console, database, settings_of, track
-from embeddings.encoder import load_encoder
 from embeddings.index import IndexCorrupt, IndexKind, IndexMismatch, IndexParams, StoredIndex
 from embeddings.lanes import LaneIndexes, LaneState
 from matching.domain import Lane
 from matching.settings import Settings
+from training.finetune import serving_encoder
 
 index_app = typer.Typer(help="The vector indexes of both lanes.", no_args_is_help=True)
 
 
 def lane_indexes(settings: Settings, factory: sessionmaker[Session]) -> LaneIndexes:
-    encoder = load_encoder(
-        settings.embedding_model, max_seq_length=settings.embedding_max_seq_length
-    )
+    """The indexes of the encoder that serves: the registry's champion, else the setting."""
+    encoder, label, _ = serving_encoder(settings)
+    console.print(f"encoder serving: {label} ({encoder.model_id})")
     return LaneIndexes(
         folder=settings.resolved_index_dir,
         encoder=encoder,
