@@ -7,7 +7,8 @@ index, exact (`VectorIndex` flat) and approximate (`VectorIndex` IVF, nprobe tun
 recall@50 >= 0.98 on held-out tuning queries), with NumPy brute force and scikit-learn's
 brute-force `NearestNeighbors`. With the real model it measures encoder throughput on the
 fixture opening texts and the time to re-index one changed opening through
-`LaneIndexes.refresh` on a lane of 3,000+ openings. Results go to the console and, unless
+`LaneIndexes.refresh` in a copy of the 100k-opening benchmark database of
+`benchmarks/synthetic.py` (`--quick`: a new lane of 300). Results go to the console and, unless
 `--quick`, to the "retrieval" section of docs/benchmarks.md.
 """
 
@@ -17,6 +18,7 @@ import argparse
 import gc
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -45,6 +47,7 @@ from matching.settings import BUNDLED_MODEL, REPOSITORY_ROOT
 # `python benchmarks/retrieval.py` puts only benchmarks/ on the path; report is shared.
 sys.path.insert(0, str(REPOSITORY_ROOT))
 from benchmarks.report import markdown_table, median, percentile, write_section
+from benchmarks.synthetic import bench_database
 
 T = TypeVar("T")
 Vectors = npt.NDArray[np.float32]
@@ -56,6 +59,8 @@ QUERY_BATCH = 64
 RECALL_TARGET = 0.98
 SPEEDUP_TARGET = 20.0
 REINDEX_TARGET_MS = 100.0
+#: Re-indexing is measured in the benchmark database of this many openings.
+BENCH_OPENINGS = 100_000
 NPROBES = (1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 FIXTURE_OPENINGS = REPOSITORY_ROOT / "data" / "fixtures" / "openings.json"
 
@@ -292,20 +297,14 @@ def measure_encoder(encoder: Encoder, texts: list[str], count: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def measure_reindex(
-    encoder: Encoder, texts: list[str], *, lane_size: int, changes: int, folder: Path
-) -> tuple[list[float], list[float]]:
-    """Milliseconds of `LaneIndexes.refresh` after one opening's text changed, per change.
-
-    The path of a real change: read the row, build its text, miss the vector cache, encode,
-    store the vector, upsert into the index and append it to the fsynced change log.
-    """
+def small_lane(folder: Path, lane_size: int) -> str:
+    """A new database in `folder` with `lane_size` copies of the fixture openings (encoded
+    when its index is first opened); returns its URL."""
     url = f"sqlite:///{folder / 'stegvis.db'}"
     migrate.upgrade(url)
     engine = make_engine(url)
-    session_factory = make_session_factory(engine)
     records = [OpeningRecord.model_validate(r) for r in json.loads(FIXTURE_OPENINGS.read_text())]
-    with session_factory.begin() as session:
+    with make_session_factory(engine).begin() as session:
         employer = Employer(name="Benchmark AB", org_number="556000-0000")
         session.add(employer)
         session.flush()
@@ -326,6 +325,32 @@ def measure_reindex(
                     status=OpeningStatus.OPEN,
                 )
             )
+    engine.dispose()
+    return url
+
+
+def bench_lane(folder: Path, openings: int) -> str:
+    """A private copy in `folder` of the benchmark database of `benchmarks/synthetic.py` and
+    its built indexes (re-indexing changes them); returns its URL."""
+    source = bench_database(openings).folder
+    for name in ("stegvis.db", "stegvis.db-wal", "stegvis.db-shm"):
+        if (source / name).exists():
+            shutil.copy2(source / name, folder / name)
+    shutil.copytree(source / "index", folder / "index")
+    return f"sqlite:///{folder / 'stegvis.db'}"
+
+
+def measure_reindex(
+    encoder: Encoder, texts: list[str], *, url: str, changes: int, folder: Path
+) -> tuple[int, list[float], list[float]]:
+    """(lane size, milliseconds of `LaneIndexes.refresh` after one opening's text changed,
+    milliseconds of encoding that same text alone), per change.
+
+    The path of a real change: read the row, build its text, miss the vector cache, encode,
+    store the vector, upsert into the index and append it to the fsynced change log.
+    """
+    engine = make_engine(url)
+    session_factory = make_session_factory(engine)
     indexes = LaneIndexes(
         folder=folder / "index",
         encoder=encoder,
@@ -342,23 +367,30 @@ def measure_reindex(
         with session_factory.begin() as session:
             opening = session.get_one(Opening, opening_id)
             opening.description = f"{texts[change % len(texts)][:200]} Uppdaterad {change}."
+            session.flush()
+            text = opening_text(opening)
         start = time.perf_counter()
         indexes.refresh(Lane.JOBS, [opening_id])
         reindex.append(1000 * (time.perf_counter() - start))
+        # The same text again: the encoder keeps no cache, so this is its encoding time.
         start = time.perf_counter()
-        encoder.encode_one(f"{texts[change % len(texts)]} Mätning {change}.")
+        encoder.encode_one(text)
         single.append(1000 * (time.perf_counter() - start))
     engine.dispose()
-    return reindex, single
+    return len(opening_ids), reindex, single
 
 
-def measure_model(*, encoded_texts: int, lane_size: int, changes: int) -> ModelResult:
+def measure_model(*, encoded_texts: int, lane: int | None, changes: int) -> ModelResult:
+    """Encoder throughput, and re-indexing in the 100k benchmark database (`lane` None) or
+    in a new lane of `lane` fixture copies."""
     encoder = load_encoder(BUNDLED_MODEL)
     texts = fixture_opening_texts()
     texts_per_second = measure_encoder(encoder, texts, encoded_texts)
-    with tempfile.TemporaryDirectory() as folder:
-        reindex, single = measure_reindex(
-            encoder, texts, lane_size=lane_size, changes=changes, folder=Path(folder)
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        url = bench_lane(folder, BENCH_OPENINGS) if lane is None else small_lane(folder, lane)
+        lane_size, reindex, single = measure_reindex(
+            encoder, texts, url=url, changes=changes, folder=folder
         )
     return ModelResult(encoded_texts, texts_per_second, single, lane_size, reindex)
 
@@ -495,6 +527,7 @@ def report(
         + "; ".join(f"{r.size:,}: {', '.join(r.recall_curve)}" for r in results),
     ]
     if model is not None:
+        overhead = [r - e for r, e in zip(model.reindex_ms, model.single_text_ms, strict=True)]
         parts += [
             "",
             markdown_table(
@@ -506,15 +539,19 @@ def report(
                         f"{model.texts_per_second:,.0f} texts/s",
                     ],
                     [
-                        "encoding one text (median / p99)",
-                        f"{_ms(median(model.single_text_ms))} / "
-                        f"{_ms(percentile(model.single_text_ms, 99))} ms",
-                    ],
-                    [
                         f"re-index one changed opening, lane of {model.lane_size:,} "
                         f"(`LaneIndexes.refresh`, {len(model.reindex_ms)} changes; median / p99)",
                         f"{_ms(median(model.reindex_ms))} / "
                         f"{_ms(percentile(model.reindex_ms, 99))} ms",
+                    ],
+                    [
+                        "encoding the same text alone, right after (median / p99)",
+                        f"{_ms(median(model.single_text_ms))} / "
+                        f"{_ms(percentile(model.single_text_ms, 99))} ms",
+                    ],
+                    [
+                        "re-index minus encoding, per change (median / p99)",
+                        f"{_ms(median(overhead))} / {_ms(percentile(overhead, 99))} ms",
                     ],
                 ],
             ),
@@ -545,19 +582,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-model", action="store_true", help="skip the real-model part")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    queries, batches, changes, texts, lane_size = 200, 8, 60, 512, 3100
+    queries, batches, changes, texts, lane = 200, 8, 60, 512, None
     if args.quick:
         sizes = [s for s in sizes if s <= 100_000] or [10_000]
-        queries, batches, changes, texts, lane_size = 50, 2, 10, 128, 300
+        queries, batches, changes, texts, lane = 50, 2, 10, 128, 300
     load_start = os.getloadavg()
     results = [
         measure_size(n, queries=queries, batches=batches, seed=20_000 + i)
         for i, n in enumerate(sizes)
     ]
     model = (
-        None
-        if args.no_model
-        else measure_model(encoded_texts=texts, lane_size=lane_size, changes=changes)
+        None if args.no_model else measure_model(encoded_texts=texts, lane=lane, changes=changes)
     )
     threads = (
         f"FAISS (OpenMP) and NumPy (OpenBLAS) use their default thread counts on "

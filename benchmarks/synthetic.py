@@ -18,7 +18,8 @@ A build is cached: its folder carries a manifest with a key over the generator v
 the size, the seed, the fixture files, the text format and the schema revision; a folder
 whose key matches is reused, any other is rebuilt. Encoding is the slow part (about
 20 texts/s on two cores); vectors already encoded in another benchmark database of the
-same folder are copied instead of encoded again.
+same folder are copied instead of encoded again, and encoding commits every few hundred
+texts, so an interrupted build keeps what it encoded (a rebuild copies it from the stale folder).
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
-from embeddings.encoder import load_encoder
+from embeddings.cache import item_vectors
+from embeddings.encoder import Encoder, load_encoder
 from embeddings.index import IndexKind, IndexParams, write_atomically
 from embeddings.lanes import LaneIndexes, item_text
 from embeddings.texts import TEXT_FORMAT_VERSION
@@ -80,8 +82,12 @@ MANIFEST = "manifest.json"
 #: Holds the id of the process building a folder, while it builds.
 BUILDING = "BUILDING"
 DEFAULT_OPENINGS = 100_000
-#: Text variants per fixture opening: (7 + 1) × 3,100 ≈ 25k distinct texts.
-DEFAULT_VARIANTS = 7
+#: Text variants per fixture opening: (3 + 1) × 3,100 ≈ 12k distinct texts, each shared by
+#: about 8 of the 100k openings. Encoding is the slow part of a build: about 20 texts/s on
+#: two quiet cores, several times slower while other work shares them.
+DEFAULT_VARIANTS = 3
+#: Texts encoded per committed transaction during a build.
+ENCODE_CHUNK = 640
 #: Participants with long texts added to the fixture participants.
 LONG_PROFILES = 20
 INSERT_CHUNK = 5_000
@@ -558,6 +564,20 @@ def _copy_cached_vectors(database: Path, root: Path) -> int:
     return copied
 
 
+def _encode_in_chunks(factory: sessionmaker[Session], encoder: Encoder) -> None:
+    """Fill the vector cache with every searchable item's text, committing chunk by chunk."""
+    with factory() as session:
+        texts = list(
+            dict.fromkeys(
+                item_text(item) for lane in Lane for item in searchable_items(session, lane)
+            )
+        )
+    chunks = range(0, len(texts), ENCODE_CHUNK)
+    for start in progress(chunks, f"encoding {len(texts):,} distinct texts", len(chunks)):
+        with factory.begin() as session:
+            item_vectors(session, encoder, texts[start : start + ENCODE_CHUNK])
+
+
 def bench_database(
     openings: int = DEFAULT_OPENINGS,
     *,
@@ -656,9 +676,11 @@ def _build(
             shutil.rmtree(stale, ignore_errors=True)
         started = time.perf_counter()
         settings = database.settings()
+        encoder = load_encoder(settings.embedding_model)
+        _encode_in_chunks(factory, encoder)
         indexes = LaneIndexes(
             folder=settings.resolved_index_dir,
-            encoder=load_encoder(settings.embedding_model),
+            encoder=encoder,
             session_factory=factory,
             params=IndexParams(kind=IndexKind(settings.index_kind), nprobe=settings.index_nprobe),
             track=progress,

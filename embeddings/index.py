@@ -202,6 +202,10 @@ class VectorIndex:
         # Flat kind: (ids sorted, their storage rows), to find the rows of a few allowed ids
         # without scanning every id; built on first use after each change.
         self._rows_by_id: tuple[Ids, npt.NDArray[np.intp]] | None = None
+        # Flat kind: NumPy views of FAISS's vector and id storage. Asking SWIG for them costs
+        # more than the rest of a small search, so they are kept until the next write (which
+        # may move the storage).
+        self._storage: tuple[Vectors, Ids] | None = None
         self._advised_storage = 0  # where the flat vectors were when last given page advice
 
     # --- construction -----------------------------------------------------------------
@@ -281,11 +285,14 @@ class VectorIndex:
             return self._search_faiss(matrix, k, allowed_ids)
 
     def _flat_storage(self) -> tuple[Vectors, Ids]:
-        flat = faiss.downcast_index(self._index.index)
-        n = int(flat.ntotal)
-        vectors = faiss.rev_swig_ptr(flat.get_xb(), n * self.dimension).reshape(n, self.dimension)
-        ids = faiss.rev_swig_ptr(self._index.id_map.data(), n)
-        return vectors, ids
+        storage = self._storage
+        if storage is None:
+            flat = faiss.downcast_index(self._index.index)
+            n = int(flat.ntotal)
+            vectors = faiss.rev_swig_ptr(flat.get_xb(), n * self.dimension)
+            ids = faiss.rev_swig_ptr(self._index.id_map.data(), n)
+            storage = self._storage = (vectors.reshape(n, self.dimension), ids)
+        return storage
 
     def _advise_storage(self) -> None:
         """After a write: huge-page advice for the flat vectors when their storage moved."""
@@ -359,14 +366,14 @@ class VectorIndex:
             if not self._index.is_trained:
                 # An IVF index created empty learns its cells from the first vectors.
                 self._index.train(matrix)
+            self._rows_by_id = self._storage = None  # before the add, which may move them
             self._index.add_with_ids(matrix, id_array)
             self._hashes.update(zip(id_array.tolist(), hashes, strict=True))
-            self._rows_by_id = None
             self._advise_storage()
 
     def _remove_present(self, present: list[int]) -> int:
         """Remove ids known to be present; the caller holds the write lock."""
-        self._rows_by_id = None
+        self._rows_by_id = self._storage = None
         id_array = _as_ids(present)
         if self.params.kind is IndexKind.IVF:
             # The IVF hashtable direct map only accepts an array selector; `id_array` must

@@ -9,9 +9,10 @@ derived from the database: `build` loads it, `refresh(ids)` re-reads items after
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,7 @@ import numpy.typing as npt
 from sqlalchemy.orm import Session
 
 from embeddings.texts import opening_text, placement_text
-from matching.concepts import ConceptRecogniser
+from matching.concepts import ConceptRecogniser, Concepts, OccupationGuess
 from matching.db.models import Opening
 from matching.db.repositories import Item, searchable_items
 from matching.domain import Lane
@@ -129,8 +130,12 @@ class ItemCatalogue:
     def build(self, session: Session, *, track: Track = no_progress) -> int:
         """Load every searchable item of the lane; replaces what was loaded before."""
         items = searchable_items(session, self.lane)
+        # Texts repeat across a lane (one employer's opening in several places): each
+        # distinct text is analysed once per build.
+        recognise = functools.cache(self.recogniser.recognise)
+        primary_occupation = functools.cache(self.recogniser.primary_occupation)
         entries = {
-            item.id: self._entry(item)
+            item.id: self._analyse(item, recognise, primary_occupation)
             for item in track(items, f"analysing {self.lane.value} texts", len(items))
         }
         texts = [item_text(item) for item in items]
@@ -158,7 +163,7 @@ class ItemCatalogue:
             self.lexical.remove(gone)
             for item_id, item in items.items():
                 self._forget(item_id, changed)
-                entry = self._entry(item)
+                entry = self.analyse(item)
                 self._entries[item_id] = entry
                 if entry.facts.ssyk:
                     self._by_group[entry.facts.ssyk].add(item_id)
@@ -183,7 +188,17 @@ class ItemCatalogue:
                 placed.pop(group, None)
         self._placed = placed
 
-    def _entry(self, item: Item) -> CatalogueEntry:
+    def analyse(self, item: Item) -> CatalogueEntry:
+        """The facts of one item as this catalogue keeps them; works for closed items too
+        (training backfills the features of suggestions whose items have since closed)."""
+        return self._analyse(item, self.recogniser.recognise, self.recogniser.primary_occupation)
+
+    def _analyse(
+        self,
+        item: Item,
+        recognise: Callable[[str], Concepts],
+        primary_occupation: Callable[[str, str], OccupationGuess | None],
+    ) -> CatalogueEntry:
         if isinstance(item, Opening):
             skills_text = " ".join([*item.required_skills, *item.nice_skills])
             body = item.description
@@ -196,10 +211,10 @@ class ItemCatalogue:
             organisation = item.asf_provider.name
             free = item.capacity - item.taken
             expires_at = None
-        concepts = self.recogniser.recognise(
+        concepts = recognise(
             "\n".join([item.title, item.occupation_label or "", skills_text, body])
         )
-        occupation_id, ssyk, inferred = self._occupation(item, body)
+        occupation_id, ssyk, inferred = self._occupation(item, body, primary_occupation)
         facts = ItemFacts(
             id=item.id,
             lane=self.lane,
@@ -231,14 +246,19 @@ class ItemCatalogue:
             occupation_label=label,
         )
 
-    def _occupation(self, item: Item, body: str) -> tuple[str | None, str | None, bool]:
+    def _occupation(
+        self,
+        item: Item,
+        body: str,
+        primary_occupation: Callable[[str, str], OccupationGuess | None],
+    ) -> tuple[str | None, str | None, bool]:
         """(occupation id, SSYK-4 code, inferred?): the employer's code wins when given."""
         if item.occupation_id and item.occupation_id in self.taxonomy.occupations:
             occupation = self.taxonomy.occupations[item.occupation_id]
             return occupation.id, item.ssyk_code or occupation.ssyk, False
         if item.ssyk_code:
             return None, item.ssyk_code, False
-        guess = self.recogniser.primary_occupation(item.title, body)
+        guess = primary_occupation(item.title, body)
         if guess is None:
             return None, None, True
         return guess.occupation_id, guess.ssyk, True

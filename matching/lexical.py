@@ -19,11 +19,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer, TfidfVectorizer
 
 Ids = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]
@@ -36,6 +37,14 @@ COMPACT_SHARE = 0.1
 #: Query vectors kept for texts seen recently.
 QUERIES_REMEMBERED = 4096
 
+#: How texts become n-grams: within word boundaries, 3 to 5 characters, lower-cased.
+_ANALYSER: dict[str, Any] = {
+    "analyzer": "char_wb",
+    "ngram_range": (3, 5),
+    "lowercase": True,
+    "dtype": np.float32,
+}
+
 _WORD = re.compile(r"[0-9a-zåäöéüæø]+(?:-[0-9a-zåäöéüæø]+)*")
 
 
@@ -43,14 +52,24 @@ def normalise(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def _vectorizer() -> TfidfVectorizer:
-    return TfidfVectorizer(
-        analyzer="char_wb",
-        ngram_range=(3, 5),
-        lowercase=True,
-        sublinear_tf=True,
-        dtype=np.float32,
+def fit_tfidf(texts: Sequence[str]) -> tuple[TfidfVectorizer, sp.csr_matrix]:
+    """The fitted vectorizer and the TF-IDF rows of `texts` (normalised already).
+
+    Equal, bit for bit, to `TfidfVectorizer(...).fit_transform(texts)`, but each distinct
+    text is analysed once: a lane often repeats a text (one employer's opening in several
+    places), and counting n-grams is the slow part of building. Document frequencies still
+    count every text.
+    """
+    row_of: dict[str, int] = {}
+    rows = np.fromiter(
+        (row_of.setdefault(text, len(row_of)) for text in texts), dtype=np.intp, count=len(texts)
     )
+    counter = CountVectorizer(**_ANALYSER)
+    counts = counter.fit_transform(list(row_of))[rows]
+    weighting = TfidfTransformer(sublinear_tf=True).fit(counts)
+    vectorizer = TfidfVectorizer(**_ANALYSER, sublinear_tf=True, vocabulary=counter.vocabulary_)
+    vectorizer.idf_ = weighting.idf_
+    return vectorizer, weighting.transform(counts).tocsr()
 
 
 @dataclass(frozen=True)
@@ -95,8 +114,7 @@ class CharNgramIndex:
         if not texts:
             self._snapshot = _Snapshot(vectorizer=None)
             return
-        vectorizer = _vectorizer()
-        matrix = vectorizer.fit_transform([normalise(t) for t in texts]).tocsr()
+        vectorizer, matrix = fit_tfidf([normalise(t) for t in texts])
         self._snapshot = self._assemble(vectorizer, np.asarray(ids, dtype=np.int64), matrix)
 
     @staticmethod

@@ -91,7 +91,7 @@ def _items(
     found = {}
     for item_id, item in items_by_id(session, lane, sorted(set(ids))).items():
         # Closed items are not in the live catalogue: analyse them the way it would.
-        entry = catalogue.get(item_id) or catalogue._entry(item)
+        entry = catalogue.get(item_id) or catalogue.analyse(item)
         text = item_text(item)
         found[item_id] = _Item(entry, text, catalogue.lexical.vectorise(text))
     return found

@@ -41,15 +41,19 @@ def assert_arrays_match_entries(catalogue: ItemCatalogue) -> None:
                 assert (lat, lon) == (place.lat, place.lon)
 
 
-def test_place_arrays_follow_build_and_refresh(session_factory: sessionmaker[Session]) -> None:
+def jobs_catalogue() -> ItemCatalogue:
     settings = Settings()
     taxonomy = load_taxonomy(settings.taxonomy_dir)
-    catalogue = ItemCatalogue(
+    return ItemCatalogue(
         Lane.JOBS,
         taxonomy=taxonomy,
         recogniser=recogniser_for(taxonomy),
         centroids=municipality_centroids(settings.geo_dir),
     )
+
+
+def test_place_arrays_follow_build_and_refresh(session_factory: sessionmaker[Session]) -> None:
+    catalogue = jobs_catalogue()
     with session_factory.begin() as session:
         employer = f.make_employer(session).id
         warehouse = [f.make_opening(session, employer_id=employer).id for _ in range(4)]
@@ -102,3 +106,37 @@ def test_place_arrays_follow_build_and_refresh(session_factory: sessionmaker[Ses
     }
     assert catalogue.places_in_groups(["8344"]).ids.tolist() == [warehouse[1]]
     assert catalogue.places_in_groups(["1111"]).ids.tolist() == []
+
+
+def test_a_build_analyses_repeated_texts_as_each_item_alone(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """The build analyses each distinct text once; every entry equals its own analysis."""
+    catalogue = jobs_catalogue()
+    uncoded = {"occupation_id": None, "occupation_label": None, "ssyk_code": None}
+    texts = [
+        {"title": "Lagerarbetare", "description": "Plock, pack och truckkörning på lagret."},
+        {"title": "Städare", "description": "Städning av kontor på kvällar.", **uncoded},
+        {"title": "Kock", "description": "Matlagning i ett storkök, även disk.", **uncoded},
+    ]
+    with session_factory.begin() as session:
+        employer = f.make_employer(session).id
+        ids = [
+            f.make_opening(
+                session,
+                employer_id=employer,
+                lat=59.2 + number / 100,
+                positions=1 + number % 3,
+                **texts[number % len(texts)],
+            ).id
+            for number in range(12)
+        ]
+    with session_factory() as session:
+        catalogue.build(session)
+        for item_id in ids:
+            opening = session.get(Opening, item_id)
+            assert opening is not None
+            assert catalogue.get(item_id) == catalogue.analyse(opening)
+    guessed = catalogue.get(ids[1])
+    assert guessed is not None
+    assert guessed.facts.occupation_inferred

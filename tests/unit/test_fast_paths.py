@@ -1,8 +1,9 @@
 """The fast paths of suggesting give exactly what their readable references give.
 
 `feature_matrix` (all candidates at once) against `compute_features` (one at a time), the
-nearest-first taxonomy candidates with NumPy against sorting by `distance_km`, and the flat
-index's allowed-id search against a scan of every id. Equal means bit for bit: rankings
+nearest-first taxonomy candidates with NumPy against sorting by `distance_km`, the flat
+index's allowed-id search against a scan of every id, and the lexical index fitted on
+distinct texts against fitting on every text. Equal means bit for bit: rankings
 must not move when the engine gets faster.
 """
 
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from embeddings.index import VectorIndex
 from matching.catalogue import Placed
@@ -30,7 +32,7 @@ from matching.features import (
     distance_km,
     feature_matrix,
 )
-from matching.lexical import CharNgramIndex
+from matching.lexical import CharNgramIndex, fit_tfidf, normalise
 from matching.service import _nearest
 from matching.settings import Settings
 from matching.taxonomy import Taxonomy, load_taxonomy
@@ -325,3 +327,23 @@ def test_remembered_query_vectors_follow_the_vocabulary() -> None:
     assert rebuilt.shape == expected.shape
     assert (rebuilt != expected).nnz == 0
     assert rebuilt.shape != first.shape
+
+
+def test_fitting_distinct_texts_once_gives_what_fitting_every_text_gives() -> None:
+    rng = random.Random(5)
+    words = ["lager", "truckkörning", "städning", "café", "kassa", "lagerarbetare", "kök", "disk"]
+    distinct = [" ".join(rng.choices(words, k=rng.randint(1, 12))) for _ in range(40)]
+    texts = [normalise(rng.choice(distinct)) for _ in range(200)]  # most texts repeat
+    vectorizer, matrix = fit_tfidf(texts)
+    reference = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(3, 5), lowercase=True, sublinear_tf=True, dtype=np.float32
+    )
+    expected = reference.fit_transform(texts).tocsr()
+    assert vectorizer.vocabulary_ == reference.vocabulary_
+    assert vectorizer.idf_.tobytes() == reference.idf_.tobytes()
+    for name in ("indptr", "indices", "data"):
+        assert getattr(matrix, name).tobytes() == getattr(expected, name).tobytes()
+    query = ["vill jobba med lagerarbete och truck", "okända ord qqq"]
+    got, want = vectorizer.transform(query), reference.transform(query)
+    for name in ("indptr", "indices", "data"):
+        assert getattr(got, name).tobytes() == getattr(want, name).tobytes()
