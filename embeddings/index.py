@@ -323,13 +323,16 @@ class VectorIndex:
             result_scores[row, : len(best)] = scores[row, best]
         return result_ids, result_scores
 
-    def _rows_of(self, ids: Ids, wanted: Ids) -> npt.NDArray[np.intp]:
-        """Storage rows holding `wanted` ids, ascending (as a scan of all ids finds them)."""
+    def _row_lookup(self, ids: Ids) -> tuple[Ids, npt.NDArray[np.intp]]:
         lookup = self._rows_by_id
         if lookup is None:
             order = np.argsort(ids, kind="stable")
             lookup = self._rows_by_id = (ids[order], order)
-        sorted_ids, order = lookup
+        return lookup
+
+    def _rows_of(self, ids: Ids, wanted: Ids) -> npt.NDArray[np.intp]:
+        """Storage rows holding `wanted` ids, ascending (as a scan of all ids finds them)."""
+        sorted_ids, order = self._row_lookup(ids)
         at = np.minimum(np.searchsorted(sorted_ids, wanted), max(len(sorted_ids) - 1, 0))
         found = at[sorted_ids[at] == wanted] if len(sorted_ids) else at[:0]
         return np.unique(order[found])
@@ -360,9 +363,23 @@ class VectorIndex:
         if len(np.unique(id_array)) != len(id_array):
             raise ValueError("duplicate ids in one upsert")
         with self._lock.writing():
-            present = [i for i in id_array.tolist() if i in self._hashes]
-            if present:
-                self._remove_present(present)
+            present = np.fromiter(
+                (i in self._hashes for i in id_array.tolist()), dtype=bool, count=len(id_array)
+            )
+            if present.any() and self.params.kind is IndexKind.FLAT:
+                # An updated vector keeps its storage row: written in place in O(d), where
+                # FAISS's removal shifts every later vector and rebuilds its id map, O(n).
+                vectors, ids = self._flat_storage()
+                sorted_ids, order = self._row_lookup(ids)
+                vectors[order[np.searchsorted(sorted_ids, id_array[present])]] = matrix[present]
+                pairs = list(zip(id_array.tolist(), hashes, present.tolist(), strict=True))
+                self._hashes.update((i, h) for i, h, known in pairs if known)
+                id_array, matrix = id_array[~present], matrix[~present]
+                hashes = [h for _, h, known in pairs if not known]
+            elif present.any():
+                self._remove_present(id_array[present].tolist())
+            if not len(id_array):
+                return
             if not self._index.is_trained:
                 # An IVF index created empty learns its cells from the first vectors.
                 self._index.train(matrix)

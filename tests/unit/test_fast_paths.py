@@ -347,3 +347,37 @@ def test_fitting_distinct_texts_once_gives_what_fitting_every_text_gives() -> No
     got, want = vectorizer.transform(query), reference.transform(query)
     for name in ("indptr", "indices", "data"):
         assert getattr(got, name).tobytes() == getattr(want, name).tobytes()
+
+
+def test_an_update_in_place_searches_like_a_fresh_build() -> None:
+    rng = np.random.default_rng(11)
+
+    def unit(rows: int) -> np.ndarray:
+        vectors = rng.normal(size=(rows, 16)).astype(np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    ids = np.arange(100, 400)
+    vectors = unit(len(ids))
+    index = VectorIndex.build(ids, vectors, [f"{i}" for i in ids], dimension=16)
+    changed = rng.choice(ids, 40, replace=False)
+    added = np.arange(1000, 1010)
+    batch_ids = np.concatenate([changed, added])
+    batch = unit(len(batch_ids))
+    index.upsert(batch_ids, batch, [f"{i}-v2" for i in batch_ids])
+
+    final = dict(zip(ids.tolist(), vectors, strict=True))
+    final.update(zip(batch_ids.tolist(), batch, strict=True))
+    fresh_ids = sorted(final)
+    fresh = VectorIndex.build(
+        fresh_ids, np.stack([final[i] for i in fresh_ids]), ["" for _ in fresh_ids], dimension=16
+    )
+    assert len(index) == len(fresh_ids)
+    assert index.content_hashes()[int(changed[0])] == f"{changed[0]}-v2"
+    for query in [*batch[:5], *unit(5)]:
+        found, scores = index.search(query, 20)
+        expected, expected_scores = fresh.search(query, 20)
+        assert found.tolist() == expected.tolist()
+        assert scores.tobytes() == expected_scores.tobytes()
+    allowed = [*changed[:10].tolist(), *added[:3].tolist(), int(ids[0])]
+    found, _ = index.search(batch[0], len(allowed), allowed_ids=allowed)
+    assert sorted(found[0].tolist()) == sorted(allowed)
