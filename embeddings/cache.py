@@ -108,15 +108,28 @@ def participant_vector(
     if row is not None and row.content_hash == digest:
         return _to_vector(row.vector, encoder.dimension)
     vector = encoder.encode_one(text)
-    if row is None:
-        session.add(
-            ParticipantEmbedding(
-                participant_id=participant_id,
-                model_id=encoder.model_id,
-                content_hash=digest,
-                vector=vector.tobytes(),
-            )
+    # An upsert, not an insert: two requests for the same participant may both find no row
+    # (a coach's two tabs, or a search during an encoder switch); the later one wins.
+    values = {
+        "participant_id": participant_id,
+        "model_id": encoder.model_id,
+        "content_hash": digest,
+        "vector": vector.tobytes(),
+        "updated_at": utcnow(),
+    }
+    changes = {key: values[key] for key in ("content_hash", "vector", "updated_at")}
+    keys = ["participant_id", "model_id"]
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
+            ParticipantEmbedding
         )
+        upsert = insert.values(values).on_conflict_do_update(index_elements=keys, set_=changes)
+        session.execute(upsert)
+        if row is not None:
+            session.expire(row)  # the upsert bypassed the ORM: read it afresh next time
+    elif row is None:
+        session.add(ParticipantEmbedding(**values))
     else:
         row.content_hash, row.vector = digest, vector.tobytes()
     session.flush()
