@@ -186,6 +186,9 @@ def test_switching_encoders_while_searching_never_fails_and_rolls_back(
         # A change committed while the new index is being built reaches it too.
         with session_factory.begin() as session:
             extra = f.make_opening(session, title="Truckförare, ny", published_at=NOW).id
+        # As the API does after its commit; whichever indexes serve at that moment take it,
+        # and a swap after that reconciles the new ones with the database.
+        engine.refresh(Lane.JOBS, [extra])
         switch.join(timeout=600)
         assert not switch.is_alive()
         during = searched
