@@ -1172,6 +1172,13 @@ class ConceptRecogniser:
 
     # -- the interface --
 
+    def forget(self) -> None:
+        """Drop every remembered word analysis (after an erasure: no word of an erased
+        profile stays in memory). Costs only re-analysing words as they come."""
+        self._compound_cache.clear()
+        for cached in (_base_forms, _analyse, _label_keys, _text_keys, _phrase_heads, _job_of):
+            cached.cache_clear()
+
     def recognise(self, text: str) -> Concepts:
         """The occupations, skills and SSYK-4 groups that a text mentions."""
         normalised = _normalise(text)

@@ -83,6 +83,13 @@ class MatchingEngine:
     def __post_init__(self) -> None:
         self.recognise = lru_cache(maxsize=PROFILE_TEXTS_REMEMBERED)(self.recogniser.recognise)
 
+    def forget_texts(self) -> None:
+        """Forget every profile text and word remembered for speed (after an erasure)."""
+        clear = getattr(self.recognise, "cache_clear", None)
+        if clear is not None:
+            clear()
+        self.recogniser.forget()
+
     @classmethod
     def start(
         cls,

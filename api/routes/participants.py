@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from api.deps import AccessDep, PageDep, PathId, QueryId, QueryMunicipality, paged
+from api.deps import AccessDep, MatcherDep, PageDep, PathId, QueryId, QueryMunicipality, paged
 from api.schemas import Page, ParticipantCreate, ParticipantPublic, ParticipantUpdate
 from matching.db.models import Participant
 from matching.domain import AuditAction, Goal, ParticipantStatus
@@ -93,7 +93,7 @@ def update(participant_id: PathId, body: ParticipantUpdate, access: AccessDep) -
     summary="Erase a participant everywhere (GDPR Art. 17); the audit log keeps a tombstone.",
     response_class=Response,
 )
-def erase(participant_id: PathId, access: AccessDep) -> Response:
+def erase(participant_id: PathId, access: AccessDep, matcher: MatcherDep) -> Response:
     """Profile, consents, vectors, suggestions, decisions with comments and outcomes are
     deleted; later training datasets and exports no longer contain the person. Audit rows
     keep only a pseudonym; nothing can be restored."""
@@ -104,4 +104,5 @@ def erase(participant_id: PathId, access: AccessDep) -> Response:
         secret=access.settings.secret_key.get_secret_value(),
         actor=access.actor,
     )
+    matcher.forget_texts()  # nor does the profile text stay in this server's memory
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -156,10 +156,13 @@ def test_a_coach_erases_a_participant_everywhere(
         "forbidden",
     )
     assert rows_naming(e2e_session_factory, participant_id)
+    remembered = client.app.state.matcher.recognise.cache_info  # type: ignore[attr-defined]
+    assert remembered().currsize > 0, "the profile text was read, so it is remembered"
 
     response = client.delete(f"/participants/{participant_id}", headers=world.headers(COACH))
     assert response.status_code == 204, response.text
     assert response.content == b""
+    assert remembered().currsize == 0, "the server forgot the profile texts it remembered"
 
     assert_erased_everywhere(client, world, e2e_session_factory, participant, needles)
     for method, path in (
