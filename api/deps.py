@@ -49,7 +49,7 @@ from matching.db.models import (
     Suggestion,
     User,
 )
-from matching.db.session import is_write_conflict
+from matching.db.session import READ_ONLY, is_write_conflict
 from matching.domain import AuditAction, Lane, Role
 from matching.engine import MatchingEngine
 from matching.errors import (
@@ -209,32 +209,68 @@ def not_found(entity: type[Base], key: object) -> NotFound:
 # --- the unit of work ---------------------------------------------------------------------------
 
 
+#: Methods whose requests start reading without the writer lock (see `unit_of_work`).
+READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 @dataclass
 class Work:
-    """The request's transaction, and the items to refresh in the engine once it committed."""
+    """The request's transaction, and the items to refresh in the engine once it committed.
+
+    `lock` is set for a reading request on SQLite: it has read without the app's writer
+    lock so far, and `begin_writes` takes the lock before its first write.
+    """
 
     session: Session
     refreshes: dict[Lane, set[int]] = field(default_factory=dict)
+    lock: threading.Lock | None = None
+    writing: bool = False
 
     def refresh_after_commit(self, lane: Lane, ids: Iterable[int]) -> None:
         self.refreshes.setdefault(lane, set()).update(ids)
+
+    def begin_writes(self) -> None:
+        """Call before the request's first write; the same session writes afterwards.
+
+        For a reading request on SQLite this takes the writer lock, ends the read-only
+        transaction (what was loaded stays loaded) and lets the next statement begin a
+        writing one. Elsewhere (PostgreSQL, or a request that holds the lock throughout) it
+        does nothing. A write without it fails on SQLite: the read transaction is query-only.
+        """
+        if self.lock is None or self.writing:
+            return
+        self.lock.acquire()
+        self.writing = True
+        self.session.commit()  # a read-only transaction: nothing to write
+
+    def release(self) -> None:
+        if self.lock is not None and self.writing:
+            self.writing = False
+            self.lock.release()
 
 
 def unit_of_work(request: Request) -> Iterator[Work]:
     """One transaction per request; commit after the route, then refresh the engine.
 
     SQLite has one writer, and a transaction that read before it writes fails at once
-    (SQLITE_BUSY) if another committed in between; so on SQLite requests take the app's
-    writer lock in turn. PostgreSQL needs no lock. A race lost all the same (another
+    (SQLITE_BUSY) if another committed in between; so on SQLite requests that write take
+    the app's writer lock in turn. A reading request (GET) first reads without it, side by
+    side with others (WAL), in a query-only transaction; its writes (audit rows, logged
+    suggestions) come after `Work.begin_writes`, which takes the lock and starts the
+    writing transaction. So a suggestions request ranks unlocked and holds the lock only
+    to log what it shows. PostgreSQL needs no lock. A race lost all the same (another
     process writing the same SQLite file, a PostgreSQL deadlock or serialization failure)
     rolls back and becomes `WriteConflict`, and `api.retry.RetryWriteConflicts` runs the
     request again.
     """
     state = request.app.state
     lock: threading.Lock | None = state.write_lock
-    with lock if lock is not None else nullcontext():
-        work = Work(session=state.session_factory())
+    reading = lock is not None and request.method in READING_METHODS
+    with lock if lock is not None and not reading else nullcontext():
+        work = Work(session=state.session_factory(), lock=lock if reading else None)
         try:
+            if reading:
+                work.session.connection(execution_options={READ_ONLY: True})
             yield work
             if work.refreshes:
                 crashpoint("update.before_commit")
@@ -246,6 +282,7 @@ def unit_of_work(request: Request) -> Iterator[Work]:
             raise
         finally:
             work.session.close()
+            work.release()
         if work.refreshes:
             crashpoint("update.committed")
         matcher: MatchingEngine | None = state.matcher
@@ -294,6 +331,7 @@ def current_user(
         session=work.session,
         secret=credentials.credentials,
         environment=settings_of(request).environment,
+        before_write=work.begin_writes,
     )
     request.state.user_id = user.id
     request.state.role = user.role.value
@@ -350,6 +388,7 @@ class Access:
     def audit(
         self, action: AuditAction, participant_ids: Iterable[int], fields: Sequence[str]
     ) -> None:
+        self.work.begin_writes()
         record_access(
             session=self.session,
             actor=self.actor,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import sqlalchemy as sa
@@ -96,18 +96,25 @@ def item_vectors(
 
 
 def participant_vector(
-    session: Session, encoder: Encoder, participant_id: int, text: str
+    session: Session,
+    encoder: Encoder,
+    participant_id: int,
+    text: str,
+    *,
+    before_write: Callable[[], None] = lambda: None,
 ) -> Vectors:
     """The participant's profile vector, re-encoded only when the text changed.
 
     One row per participant and model, replaced on change, so no vector of an earlier
-    version of the profile lingers; the row is deleted with the participant.
+    version of the profile lingers; the row is deleted with the participant. Storing a new
+    vector is a write: `before_write` runs first (after encoding).
     """
     digest = content_hash(text)
     row = session.get(ParticipantEmbedding, (participant_id, encoder.model_id))
     if row is not None and row.content_hash == digest:
         return _to_vector(row.vector, encoder.dimension)
     vector = encoder.encode_one(text)
+    before_write()
     # An upsert, not an insert: two requests for the same participant may both find no row
     # (a coach's two tabs, or a search during an encoder switch); the later one wins.
     values = {

@@ -18,7 +18,7 @@ import hmac
 import math
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -285,12 +285,19 @@ def candidates_for(
     participant: Participant,
     lane: Lane,
     now: datetime,
+    before_write: Callable[[], None] = lambda: None,
 ) -> Candidates:
-    """Gather the candidates of every source and compute their features (no ranking)."""
+    """Gather the candidates of every source and compute their features (no ranking).
+
+    Reads only, unless the profile vector must be stored (the profile changed):
+    `before_write` runs before that write.
+    """
     catalogue = engine.catalogues[lane]
     facts = participant_facts(participant, engine)
     text = participant_text(participant, occupation_labels(engine))
-    vector = participant_vector(session, engine.encoder, participant.id, text)
+    vector = participant_vector(
+        session, engine.encoder, participant.id, text, before_write=before_write
+    )
     query = catalogue.lexical.vectorise(text)
     hidden, snoozed = feedback_state(
         session, participant.id, lane, now, engine.settings.not_now_days
@@ -340,7 +347,21 @@ def candidates_for(
     )
 
 
-def suggest(
+@dataclass(frozen=True)
+class RankedSlate:
+    """A slate ranked but not yet logged: `log_slate` stores its rows and shows them."""
+
+    slate_id: str
+    participant_id: int
+    lane: Lane
+    model_version: str
+    created_at: datetime
+    considered: int
+    rows: tuple[dict[str, Any], ...]  # the Suggestion rows to log, best first
+    entries: tuple[CatalogueEntry, ...]  # the items shown, in the same order
+
+
+def rank(
     *,
     session: Session,
     engine: MatchingEngine,
@@ -348,8 +369,12 @@ def suggest(
     lane: Lane,
     k: int = 10,
     now: datetime | None = None,
-) -> Slate:
-    """Rank open items of `lane` for the participant and log the top `k` as shown."""
+    before_write: Callable[[], None] = lambda: None,
+) -> RankedSlate:
+    """Rank open items of `lane` for the participant; the top `k`, not yet logged.
+
+    Reads only (see `candidates_for` for the one exception and `before_write`).
+    """
     if not 1 <= k <= MAX_K:
         raise InvalidInput(f"k must be between 1 and {MAX_K}", field="k")
     now = now or datetime.now(UTC)
@@ -361,29 +386,37 @@ def suggest(
 
     catalogue = engine.catalogues[lane]
     candidates = candidates_for(
-        session=session, engine=engine, participant=participant, lane=lane, now=now
+        session=session,
+        engine=engine,
+        participant=participant,
+        lane=lane,
+        now=now,
+        before_write=before_write,
     )
     model, version = engine.ranker.current()
     slate_id = str(uuid.uuid4())
     if not candidates.ids:
-        return Slate(slate_id, participant.id, lane, version, now, 0, ())
+        return RankedSlate(slate_id, participant.id, lane, version, now, 0, (), ())
     contributions = model.explain(candidates.matrix())
     scores = model.bias_ + contributions.sum(axis=1)
     ids = candidates.ids
     order = sorted(range(len(ids)), key=lambda p: (-scores[p], ids[p]))[:k]
 
-    logged: list[dict[str, Any]] = []
-    for rank, position in enumerate(order, start=1):
+    rows: list[dict[str, Any]] = []
+    entries: list[CatalogueEntry] = []
+    for place, position in enumerate(order, start=1):
         item_id = ids[position]
+        entry = catalogue.get(item_id)
+        assert entry is not None  # a candidate is an entry of the catalogue
         row = candidates.row(position)
-        logged.append(
+        rows.append(
             {
                 "participant_id": participant.id,
                 "lane": lane,
                 "opening_id": item_id if lane is Lane.JOBS else None,
                 "placement_id": item_id if lane is Lane.ASF else None,
                 "slate_id": slate_id,
-                "rank": rank,
+                "rank": place,
                 "score": float(scores[position]),
                 "bias": float(model.bias_),
                 "contributions": {
@@ -396,32 +429,73 @@ def suggest(
                 "created_at": now,
             }
         )
-    # One INSERT ... RETURNING for the whole slate (no unit-of-work bookkeeping).
-    suggestion_ids = session.scalars(
-        sa.insert(Suggestion).returning(Suggestion.id, sort_by_parameter_order=True), logged
-    ).all()
-    shown = []
-    for suggestion_id, position, suggestion in zip(suggestion_ids, order, logged, strict=True):
-        entry = catalogue.get(ids[position])
-        assert entry is not None
-        shown.append(
-            ShownSuggestion(
-                suggestion_id=suggestion_id,
-                rank=suggestion["rank"],
-                lane=lane,
-                item_id=entry.facts.id,
-                title=entry.title,
-                organisation=entry.organisation,
-                municipality=entry.municipality,
-                occupation_label=entry.occupation_label,
-                score=suggestion["score"],
-                bias=suggestion["bias"],
-                contributions=suggestion["contributions"],
-                values=suggestion["feature_values"],
-                facts=suggestion["facts"],
-            )
+        entries.append(entry)
+    return RankedSlate(
+        slate_id, participant.id, lane, version, now, len(ids), tuple(rows), tuple(entries)
+    )
+
+
+def log_slate(session: Session, ranked: RankedSlate) -> Slate:
+    """Log a ranked slate's suggestions as shown (one INSERT ... RETURNING) and show them."""
+    if not ranked.rows:
+        return Slate(
+            ranked.slate_id,
+            ranked.participant_id,
+            ranked.lane,
+            ranked.model_version,
+            ranked.created_at,
+            ranked.considered,
+            (),
         )
-    return Slate(slate_id, participant.id, lane, version, now, len(ids), tuple(shown))
+    suggestion_ids = session.scalars(
+        sa.insert(Suggestion).returning(Suggestion.id, sort_by_parameter_order=True),
+        list(ranked.rows),
+    ).all()
+    shown = tuple(
+        ShownSuggestion(
+            suggestion_id=suggestion_id,
+            rank=row["rank"],
+            lane=ranked.lane,
+            item_id=entry.facts.id,
+            title=entry.title,
+            organisation=entry.organisation,
+            municipality=entry.municipality,
+            occupation_label=entry.occupation_label,
+            score=row["score"],
+            bias=row["bias"],
+            contributions=row["contributions"],
+            values=row["feature_values"],
+            facts=row["facts"],
+        )
+        for suggestion_id, row, entry in zip(
+            suggestion_ids, ranked.rows, ranked.entries, strict=True
+        )
+    )
+    return Slate(
+        ranked.slate_id,
+        ranked.participant_id,
+        ranked.lane,
+        ranked.model_version,
+        ranked.created_at,
+        ranked.considered,
+        shown,
+    )
+
+
+def suggest(
+    *,
+    session: Session,
+    engine: MatchingEngine,
+    participant_id: int,
+    lane: Lane,
+    k: int = 10,
+    now: datetime | None = None,
+) -> Slate:
+    """Rank open items of `lane` for the participant and log the top `k` as shown."""
+    ranked = rank(
+        session=session, engine=engine, participant_id=participant_id, lane=lane, k=k, now=now
+    )
+    return log_slate(session, ranked)
 
 
 def lanes_in_order(participant: Participant) -> tuple[Lane, Lane]:

@@ -23,7 +23,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -141,12 +141,19 @@ def revoke_token(*, session: Session, token_id: int, now: datetime | None = None
 
 
 def authenticate(
-    *, session: Session, secret: str, environment: Environment, now: datetime | None = None
+    *,
+    session: Session,
+    secret: str,
+    environment: Environment,
+    now: datetime | None = None,
+    before_write: Callable[[], None] = lambda: None,
 ) -> User:
     """The active user a bearer token belongs to, or `Unauthenticated` saying why not.
 
     The published demo tokens are refused outside development, even if a demo database
-    was carried over.
+    was carried over. Noting when the token was last used is a write, at most once per
+    `LAST_USED_RESOLUTION`; `before_write` runs before it (the API's reading requests take
+    the writer lock there).
     """
     if not TOKEN_PATTERN.fullmatch(secret):
         raise Unauthenticated("the bearer token is malformed")
@@ -168,6 +175,7 @@ def authenticate(
     if not user.is_active:
         raise Unauthenticated("the user of this token is deactivated")
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        before_write()
         token.last_used_at = now
     return user
 
@@ -385,8 +393,18 @@ def start_session(*, session: Session, user: User, now: datetime | None = None) 
     return secret
 
 
-def session_user(*, session: Session, secret: str, now: datetime | None = None) -> User:
-    """The active user of a live browser session, or `Unauthenticated` saying why not."""
+def session_user(
+    *,
+    session: Session,
+    secret: str,
+    now: datetime | None = None,
+    before_write: Callable[[], None] = lambda: None,
+) -> User:
+    """The active user of a live browser session, or `Unauthenticated` saying why not.
+
+    Keeping the session alive is a write, at most once per `SESSION_TOUCH`; `before_write`
+    runs before it, as in `authenticate`.
+    """
     if not SESSION_PATTERN.fullmatch(secret):
         raise Unauthenticated("not a session")
     now = now or datetime.now(UTC)
@@ -407,6 +425,7 @@ def session_user(*, session: Session, secret: str, now: datetime | None = None) 
     if not user.is_active:
         raise Unauthenticated("the user is deactivated")
     if now - token.last_used_at >= SESSION_TOUCH:
+        before_write()
         token.last_used_at = now
     return user
 

@@ -24,8 +24,15 @@ from api.schemas import (
 from matching.db.models import Participant, Suggestion
 from matching.domain import AuditAction, Lane
 from matching.explain import Language
-from matching.service import ShownSuggestion, Slate, lanes_in_order, record_feedback, record_outcome
-from matching.service import suggest as suggest_for
+from matching.service import (
+    ShownSuggestion,
+    Slate,
+    lanes_in_order,
+    log_slate,
+    rank,
+    record_feedback,
+    record_outcome,
+)
 
 router = APIRouter(tags=["suggestions"])
 
@@ -115,16 +122,21 @@ def suggestions(
 ) -> SuggestionsPublic:
     participant = access.get(Participant, participant_id)
     lanes = [lane] if lane is not None else list(lanes_in_order(participant))
-    slates = [
-        suggest_for(
+    # Ranking only reads (on SQLite without the writer lock, side by side with other
+    # requests); logging what is shown and the audit row are the request's writes.
+    ranked = [
+        rank(
             session=access.session,
             engine=matcher,
             participant_id=participant.id,
             lane=chosen,
             k=k,
+            before_write=access.work.begin_writes,
         )
         for chosen in lanes
     ]
+    access.work.begin_writes()
+    slates = [log_slate(access.session, slate) for slate in ranked]
     access.audit(AuditAction.SUGGEST, [participant.id], MATCHING_FIELDS)
     for slate in slates:
         metrics.shown(slate.lane, len(slate.suggestions))

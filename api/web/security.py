@@ -150,7 +150,7 @@ def signed_in(request: Request, work: WorkDep) -> User:
     if not secret:
         raise LoginRequired("no session")
     try:
-        user = session_user(session=work.session, secret=secret)
+        user = session_user(session=work.session, secret=secret, before_write=work.begin_writes)
     except Unauthenticated as error:
         raise LoginRequired(str(error)) from error
     request.state.user_id = user.id

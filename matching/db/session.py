@@ -39,8 +39,19 @@ def _on_sqlite_begin(connection: sa.Connection) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
+#: Execution option of a connection (or a session's transaction) that only reads: on an
+#: `immediate` SQLite engine its transaction begins deferred, without the write lock, and
+#: SQLite refuses any write in it (`PRAGMA query_only`), so a write cannot slip in unlocked.
+READ_ONLY = "stegvis_read_only"
+
+
 def _on_sqlite_begin_immediate(connection: sa.Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("PRAGMA query_only=ON")
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("PRAGMA query_only=OFF")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:
@@ -48,8 +59,10 @@ def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:
 
     `immediate` (SQLite): every transaction takes the write lock when it begins, so writers
     of other processes queue on the busy timeout instead of failing when a transaction
-    that read wants to write after another committed. The API uses it: its requests run
-    one at a time anyway (its writer lock), and a request's reads and writes interleave.
+    that read wants to write after another committed. The API uses it: its writing
+    requests run one at a time anyway (its writer lock), and their reads and writes
+    interleave. A transaction begun with the execution option `READ_ONLY` is the exception:
+    it begins deferred (readers run side by side in WAL mode) and may not write.
     """
     if url.startswith("sqlite"):
         _prepare_sqlite_file(url)

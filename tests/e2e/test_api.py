@@ -474,7 +474,7 @@ def test_a_bug_is_a_500_problem_without_details(
     def broken(**_: Any) -> None:
         raise RuntimeError("secret internals: Ankdamm SELECT * FROM participants")
 
-    monkeypatch.setattr("api.routes.suggestions.suggest_for", broken)
+    monkeypatch.setattr("api.routes.suggestions.rank", broken)
     with TestClient(
         create_app(e2e_settings, engine=matcher), raise_server_exceptions=False
     ) as client:

@@ -27,8 +27,8 @@ import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from matching.db.models import Feedback, Opening
-from matching.db.session import make_engine, make_session_factory
+from matching.db.models import Feedback, Opening, Suggestion
+from matching.db.session import READ_ONLY, make_engine, make_session_factory
 from matching.domain import Role
 from matching.engine import MatchingEngine
 from tests.e2e.conftest import World, unique
@@ -188,3 +188,82 @@ def test_parallel_writers_and_readers_lose_nothing(
         ),
     )
     setup.close()
+
+
+# --- reading requests on SQLite: rank side by side, write under the lock -----------------------
+
+
+def _sqlite_only(world: World) -> None:
+    if not world.settings.resolved_database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL has no writer lock: every request runs side by side")
+
+
+def test_suggestions_rank_outside_the_writer_lock_and_log_under_it(
+    client: Any, world: World, e2e_session_factory: sessionmaker[Session], monkeypatch: Any
+) -> None:
+    _sqlite_only(world)
+    from api.routes import suggestions as routes
+
+    lock: threading.Lock = client.app.state.write_lock
+    held: list[bool] = []
+    real_rank, real_log = routes.rank, routes.log_slate
+
+    def rank(**options: Any) -> Any:
+        held.append(lock.locked())
+        return real_rank(**options)
+
+    def log_slate(*args: Any) -> Any:
+        held.append(lock.locked())
+        return real_log(*args)
+
+    coach = world.headers(Role.COACH)
+    participant = world.a.participant
+    path = f"/participants/{participant}/suggestions"
+    assert client.get(path, headers=coach).status_code == 200  # the token's use is noted now
+    monkeypatch.setattr(routes, "rank", rank)
+    monkeypatch.setattr(routes, "log_slate", log_slate)
+    response = client.get(path, headers=coach)
+    assert response.status_code == 200, response.text
+    # Both lanes ranked without the lock, both logged holding it; released afterwards.
+    assert held == [False, False, True, True]
+    assert not lock.locked()
+    shown = [s["suggestion_id"] for lane in response.json()["lanes"] for s in lane["suggestions"]]
+    with e2e_session_factory() as session:
+        assert len(
+            session.scalars(sa.select(Suggestion.id).where(Suggestion.id.in_(shown))).all()
+        ) == len(shown)
+
+
+def test_readers_are_not_held_up_by_a_writer(client: Any, world: World) -> None:
+    """While another request holds the writer lock, a listing that writes nothing answers."""
+    _sqlite_only(world)
+    coach = world.headers(Role.COACH)
+    assert client.get("/openings", headers=coach).status_code == 200  # token use noted
+    lock: threading.Lock = client.app.state.write_lock
+    answers: list[int] = []
+    with lock:
+        reader = threading.Thread(
+            target=lambda: answers.append(client.get("/openings", headers=coach).status_code)
+        )
+        reader.start()
+        reader.join(timeout=60)
+        assert answers == [200], "the reader waited for the writer"
+    reader.join()
+
+
+def test_a_read_transaction_refuses_writes(world: World) -> None:
+    """A write slipping into a reading request's transaction fails loudly, not unlocked."""
+    _sqlite_only(world)
+    engine = make_engine(world.settings.resolved_database_url, immediate=True)
+    try:
+        with make_session_factory(engine)() as session:
+            session.connection(execution_options={READ_ONLY: True})
+            assert session.scalar(sa.select(sa.func.count(Opening.id))) is not None
+            with pytest.raises(sa.exc.OperationalError, match="readonly"):
+                session.execute(sa.update(Opening).values(title=Opening.title))
+            session.rollback()
+            # The next transaction of the same pooled connection writes normally.
+            session.execute(sa.update(Opening).where(Opening.id == -1).values(title="x"))
+            session.rollback()
+    finally:
+        engine.dispose()

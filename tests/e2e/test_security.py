@@ -42,7 +42,7 @@ def broken_client(
     def broken(**_: Any) -> None:
         raise RuntimeError(f"internals: {SECRET_TEXT} SELECT * FROM participants")
 
-    monkeypatch.setattr("api.routes.suggestions.suggest_for", broken)
+    monkeypatch.setattr("api.routes.suggestions.rank", broken)
     settings = e2e_settings.model_copy(update={"debug": True})
     with TestClient(create_app(settings, engine=matcher)) as client:
         yield client
