@@ -6,7 +6,8 @@ and compared with the graded labels:
 
 - NDCG@5 and NDCG@10 with the grades as gains; MAP and recall@5/@10 with "relevant" meaning
   the coach took the suggestion up (shortlisted or better). Slates without any relevant
-  suggestion have no defined value and are left out of the means.
+  suggestion have no defined value and are left out of the means. NDCG@10 is kept per slate
+  too, so that the gates can put a paired bootstrap interval on a candidate's gain.
 - Exposure of competitive jobs by gender: for each participant of the period, all their
   held-out suggestions of both lanes are ranked together by the model and the share of
   competitive jobs in the top 10 is taken; the gap is the mean share of women minus that of
@@ -22,6 +23,7 @@ measured too, on the same held-out slates.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
@@ -79,6 +81,8 @@ class Evaluation:
     slates: int
     #: NDCG@10 against a simulator's hidden truth, when there is one.
     truth_ndcg_at_10: float | None = None
+    #: NDCG@10 of each held-out slate in slate order (NaN where every grade is the same).
+    slate_ndcg_at_10: tuple[float, ...] = ()
     extra: Mapping[str, float] = field(default_factory=dict)
 
     def flat(self) -> dict[str, float]:
@@ -116,8 +120,9 @@ def slate_rankings(scores: Vector, part: Dataset) -> list[npt.NDArray[np.int64]]
     return rankings
 
 
-def ranking_metrics(scores: Vector, part: Dataset) -> dict[str, float]:
-    """NDCG@5/@10, MAP and recall@5/@10 over the slates of `part`, re-ranked by `scores`."""
+def slate_metrics(scores: Vector, part: Dataset) -> dict[str, list[float]]:
+    """NDCG@5/@10, MAP and recall@5/@10 of each slate of `part` (in slate order), re-ranked
+    by `scores`; NaN for a slate whose suggestions all have the same grade."""
     per_slate: dict[str, list[float]] = {
         **{f"ndcg_at_{k}": [] for k in RANK_KS},
         "map": [],
@@ -127,12 +132,23 @@ def ranking_metrics(scores: Vector, part: Dataset) -> dict[str, float]:
     for ranking in slate_rankings(scores, part):
         grades = labels[ranking]
         if np.all(grades == grades[0]):
-            continue  # nothing to order: every ranking is as good as any other
+            # Nothing to order: every ranking is as good as any other.
+            for values in per_slate.values():
+                values.append(math.nan)
+            continue
         for k in RANK_KS:
             per_slate[f"ndcg_at_{k}"].append(ndcg_at_k(grades, k))
             per_slate[f"recall_at_{k}"].append(recall_at_k(grades, k, threshold=RELEVANT_GRADE))
         per_slate["map"].append(average_precision(grades, threshold=RELEVANT_GRADE))
-    return {name: mean_ignoring_undefined(values) for name, values in per_slate.items()}
+    return per_slate
+
+
+def ranking_metrics(scores: Vector, part: Dataset) -> dict[str, float]:
+    """NDCG@5/@10, MAP and recall@5/@10 over the slates of `part`, re-ranked by `scores`."""
+    return {
+        name: mean_ignoring_undefined(values)
+        for name, values in slate_metrics(scores, part).items()
+    }
 
 
 def truth_ndcg(scores: Vector, part: Dataset, truth: Truth, k: int = 10) -> float:
@@ -173,6 +189,20 @@ def exposure_gap(
     return mean_gap(women, men, resamples=resamples, seed=BOOTSTRAP_SEED)
 
 
+def ndcg_gain(candidate: Evaluation, champion: Evaluation) -> MeanGap:
+    """Candidate minus champion NDCG@10 over the same held-out slates, with a paired bootstrap
+    interval over slates (NaN figures when they were not measured slate by slate together)."""
+    if len(candidate.slate_ndcg_at_10) != len(champion.slate_ndcg_at_10):
+        return mean_gap((), (), paired=True)
+    return mean_gap(
+        candidate.slate_ndcg_at_10,
+        champion.slate_ndcg_at_10,
+        paired=True,
+        resamples=BOOTSTRAP_RESAMPLES,
+        seed=BOOTSTRAP_SEED,
+    )
+
+
 def genders_of(session: Session, participant_ids: Sequence[int]) -> dict[int, Gender]:
     """The recorded gender of each participant, for the exposure measurement only."""
     wanted = sorted({int(p) for p in participant_ids})
@@ -198,15 +228,17 @@ def evaluate(
     """Every figure the gates and the report need, for one model on one held-out part."""
     scores = model.predict(part.features) if len(part) else np.zeros(0)
     report = benchmark.score(model)
+    per_slate = slate_metrics(scores, part)
     return Evaluation(
         version=version,
-        metrics=ranking_metrics(scores, part),
+        metrics={name: mean_ignoring_undefined(values) for name, values in per_slate.items()},
         exposure=exposure_gap(scores, part, genders),
         quality=report.ndcg("overall"),
         quality_hard=report.ndcg("hard"),
         direction_violations=tuple(model.direction_violations()),
         slates=part.slate_count,
         truth_ndcg_at_10=None if truth is None else truth_ndcg(scores, part, truth),
+        slate_ndcg_at_10=tuple(per_slate["ndcg_at_10"]),
     )
 
 

@@ -127,6 +127,7 @@ def mean_gap(
     first: npt.ArrayLike,
     second: npt.ArrayLike,
     *,
+    paired: bool = False,
     resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
@@ -135,9 +136,18 @@ def mean_gap(
 
     Each group is resampled with replacement on its own (units are e.g. participants), so
     the interval reflects how many units each group has. NaN when a group is empty.
+
+    `paired`: `first[i]` and `second[i]` are two methods' values on the same unit (e.g. one
+    slate); units are resampled together, so what both find easy or hard cancels out, and
+    units undefined (NaN) for either method are left out.
     """
     a = np.asarray(first, dtype=np.float64).reshape(-1)
     b = np.asarray(second, dtype=np.float64).reshape(-1)
+    if paired:
+        if a.shape != b.shape:
+            raise ValueError("paired values need one value per unit from each method")
+        defined = ~(np.isnan(a) | np.isnan(b))
+        a, b = a[defined], b[defined]
     if not a.size or not b.size:
         return MeanGap(
             first_mean=float(a.mean()) if a.size else math.nan,
@@ -149,8 +159,12 @@ def mean_gap(
             second_count=int(b.size),
         )
     generator = np.random.default_rng(seed)
-    first_means = a[generator.integers(0, a.size, size=(resamples, a.size))].mean(axis=1)
-    second_means = b[generator.integers(0, b.size, size=(resamples, b.size))].mean(axis=1)
+    if paired:
+        picks = generator.integers(0, a.size, size=(resamples, a.size))
+        first_means, second_means = a[picks].mean(axis=1), b[picks].mean(axis=1)
+    else:
+        first_means = a[generator.integers(0, a.size, size=(resamples, a.size))].mean(axis=1)
+        second_means = b[generator.integers(0, b.size, size=(resamples, b.size))].mean(axis=1)
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(first_means - second_means, [tail, 100 - tail])
     return MeanGap(

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import mlflow
 import numpy as np
@@ -46,9 +46,7 @@ from matching.errors import Conflict, NotFound
 from matching.features import FEATURES
 from matching.ranker import HAND_SET_VERSION, AdditiveRanker, hand_set_ranker
 from matching.settings import Settings
-
-if TYPE_CHECKING:
-    from training.evaluate import Evaluation
+from training.evaluate import Evaluation, ndcg_gain
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +122,15 @@ def check_gates(candidate: Evaluation, champion: Evaluation, settings: Settings)
     ndcg, champion_ndcg = candidate.metrics["ndcg_at_10"], champion.metrics["ndcg_at_10"]
     gain = ndcg - champion_ndcg
     needed = settings.gate_min_ndcg_gain
+    # The interval is reported, not gated: the margin is the rule, the interval shows how
+    # far the held-out period's size lets one trust the gain.
+    paired = ndcg_gain(candidate, champion)
+    interval = (
+        f", paired bootstrap 95% CI [{paired.low:+.4f}, {paired.high:+.4f}] over "
+        f"{paired.first_count} slates"
+        if np.isfinite(paired.low)
+        else ""
+    )
     quality_change = candidate.quality - champion.quality
     gap = candidate.exposure.gap
     bound = settings.gate_max_exposure_gap
@@ -134,7 +141,7 @@ def check_gates(candidate: Evaluation, champion: Evaluation, settings: Settings)
                 "ndcg_at_10",
                 bool(np.isfinite(gain)) and gain >= needed,
                 f"held-out NDCG@10 {ndcg:.4f} vs champion {champion_ndcg:.4f} "
-                f"({gain:+.4f}; needs {needed:+.4f})",
+                f"({gain:+.4f}{interval}; needs {needed:+.4f})",
             ),
             Gate(
                 "quality_benchmark",

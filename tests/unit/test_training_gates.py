@@ -109,3 +109,14 @@ def test_margins_come_from_the_settings() -> None:
 def test_the_report_survives_its_json_round_trip() -> None:
     report = check_gates(evaluation("c", ndcg=0.6), CHAMPION, SETTINGS)
     assert GateReport.from_json(report.to_json()) == report
+
+
+def test_the_ndcg_gate_reports_a_paired_interval_over_slates_but_gates_on_the_margin() -> None:
+    champion_slates = (0.6, 0.8, 0.7, 0.9, math.nan) * 20
+    champion = dataclasses.replace(CHAMPION, slate_ndcg_at_10=champion_slates)
+    gained = tuple(v + 0.005 for v in champion_slates)
+    candidate = dataclasses.replace(evaluation("c", ndcg=0.705), slate_ndcg_at_10=gained)
+    gate = check_gates(candidate, champion, SETTINGS).gates[0]
+    assert gate.name == "ndcg_at_10"
+    assert "paired bootstrap 95% CI [+0.0050, +0.0050] over 80 slates" in gate.detail
+    assert not gate.passed  # a certain gain below the margin is still refused

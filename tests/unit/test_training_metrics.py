@@ -44,3 +44,25 @@ def test_mean_gap_is_undefined_when_a_group_is_empty() -> None:
     gap = mean_gap([0.5, 0.7], [])
     assert math.isnan(gap.gap)
     assert gap.first_mean == pytest.approx(0.6)
+
+
+def test_a_paired_gap_is_narrower_than_unpaired_when_units_vary_together() -> None:
+    # Slates differ a lot in how hard they are; the candidate is a little better on each.
+    champion = [0.3, 0.9, 0.5, 0.7, 0.4, 0.8] * 5
+    candidate = [value + 0.02 for value in champion]
+    paired = mean_gap(candidate, champion, paired=True, seed=3)
+    assert paired.gap == pytest.approx(0.02)
+    assert paired.low == pytest.approx(0.02)
+    assert paired.high == pytest.approx(0.02)
+    unpaired = mean_gap(candidate, champion, seed=3)
+    assert unpaired.low < 0 < unpaired.high
+    assert paired == mean_gap(candidate, champion, paired=True, seed=3)
+
+
+def test_a_paired_gap_leaves_out_units_undefined_for_either() -> None:
+    gap = mean_gap([0.5, math.nan, 0.9], [0.4, 0.6, math.nan], paired=True)
+    assert gap.gap == pytest.approx(0.1)
+    assert (gap.first_count, gap.second_count) == (1, 1)
+    assert math.isnan(mean_gap([math.nan], [0.3], paired=True).gap)
+    with pytest.raises(ValueError, match="one value per unit"):
+        mean_gap([0.1, 0.2], [0.1], paired=True)
