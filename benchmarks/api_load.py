@@ -16,8 +16,8 @@ latency and errors (any non-200 or transport error) to the console and, unless
 
 With `--postgres URL` the same data is also copied into a fresh database
 `stegvis_api_load` on that server (ids kept, so the same indexes serve it) and measured
-there too: SQLite has one writer, so the app serialises requests that write (suggesting
-logs what it shows); PostgreSQL needs no such lock.
+there too: SQLite has one writer, so the app takes a writer lock to log what a request
+showed (ranking runs outside it); PostgreSQL needs no such lock.
 
 Targets: 0 errors; p99 under 150 ms at 8 clients.
 """
@@ -287,11 +287,10 @@ def run_level(
 
 
 SQLITE_NOTE = (
-    "on SQLite the app runs each request's transaction (token check, audit row, suggest, "
-    "commit) under its one writer lock, so requests are served one at a time: throughput "
-    "stays at 1 / (time per request) and with n clients a request waits for about n - 1 "
-    "others. p99 under 150 ms at 8 clients needs under ~18 ms per request, or requests "
-    "that run side by side (PostgreSQL: `--postgres`)"
+    "on SQLite a suggestions request ranks without the app's writer lock, side by side with "
+    "other requests (WAL readers), and takes the lock only to log its slate and audit row "
+    "(`api.deps.Work.begin_writes`); the ranking itself is CPU work in one Python process, "
+    "so requests still share one interpreter lock and two cores"
 )
 
 INTRODUCTION = (
