@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Vectors = npt.NDArray[np.float32]
+Features = npt.NDArray[np.float64]
 
 _SETTING = "STEGVIS_EMBEDDING_MODEL"
 _loaded: dict[str, Encoder] = {}
@@ -52,16 +55,68 @@ def _fingerprint(folder: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+#: A model folder's calibration file (written by `training.finetune`).
+CALIBRATION_FILE = "stegvis_calibration.json"
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How the model's cosine similarity becomes the ranker's `semantic` feature.
+
+    The ranker's shapes were fitted on the similarities of the bundled model. An adapted
+    model spreads its similarities on another scale (all-MiniLM-L6-v2 averages about 0.59 on
+    the quality benchmark's candidates, the adapted one about 0.33), so fine-tuning also fits
+    `slope * cosine + intercept` back onto the scale the ranker knows and stores it in the
+    model folder. Monotone (slope > 0): it never changes which items are most similar. The
+    identity for a model without the file.
+    """
+
+    slope: float = 1.0
+    intercept: float = 0.0
+    #: where the fit came from, for people reading the file
+    fitted_on: str = "identity"
+
+    def __post_init__(self) -> None:
+        if not self.slope > 0:
+            raise ModelUnavailable(f"a calibration slope must be positive, not {self.slope}")
+
+    def apply(self, similarities: Sequence[float] | npt.NDArray[np.floating]) -> Features:
+        values: Features = self.slope * np.asarray(similarities, dtype=np.float64) + self.intercept
+        return values
+
+    def write(self, folder: Path) -> None:
+        (folder / CALIBRATION_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def read(cls, folder: Path) -> Calibration:
+        path = folder / CALIBRATION_FILE
+        if not path.is_file():
+            return cls()
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            return cls(
+                slope=float(document["slope"]),
+                intercept=float(document["intercept"]),
+                fitted_on=str(document.get("fitted_on", "")),
+            )
+        except (ValueError, KeyError, TypeError) as error:
+            raise ModelUnavailable(f"the calibration file {path} is unreadable: {error}") from error
+
+
 class Encoder:
     """Turns texts into L2-normalised float32 vectors, in batches.
 
     `model_id` names the model and a digest of its files; it keys the vector cache and is
     written into every index, so vectors of different models are never mixed.
+    `calibration` turns its cosine similarities into the ranker's `semantic` feature.
     """
 
-    def __init__(self, model: SentenceTransformer, model_id: str) -> None:
+    def __init__(
+        self, model: SentenceTransformer, model_id: str, calibration: Calibration = Calibration()
+    ) -> None:
         self._model = model
         self.model_id = model_id
+        self.calibration = calibration
         dimension = model.get_embedding_dimension()
         if dimension is None:
             raise ModelUnavailable(f"model {model_id} does not report its embedding dimension")
@@ -129,7 +184,8 @@ def load_encoder(spec: str, *, max_seq_length: int | None = None) -> Encoder:
             model.max_seq_length = max_seq_length
         folder = Path(source)
         digest = _fingerprint(folder) if folder.is_dir() else "unversioned"
-        encoder = Encoder(model, f"{name}@{digest}")
+        calibration = Calibration.read(folder) if folder.is_dir() else Calibration()
+        encoder = Encoder(model, f"{name}@{digest}", calibration)
         log.info("embedding model %s loaded (dimension %d)", encoder.model_id, encoder.dimension)
         _loaded[key] = encoder
         return encoder

@@ -320,7 +320,8 @@ def candidates_for(
     if ids:
         found, similarities = engine.indexes.search(lane, vector, len(ids), allowed_ids=ids)
         by_id = dict(zip(found.tolist(), similarities.tolist(), strict=True))
-        semantic = [by_id.get(i, 0.0) for i in ids]
+        # The serving model's cosine, on the scale the ranker was fitted on.
+        semantic = engine.encoder.calibration.apply([by_id.get(i, 0.0) for i in ids]).tolist()
         lexical = catalogue.lexical.similarities(query, ids).tolist()
     else:
         semantic, lexical = [], []

@@ -126,6 +126,7 @@ def backfill_features(
         facts = participant_facts(participant, engine)
         text = participant_text(participant, labels)
         query_vector = participant_vector(session, engine.encoder, participant.id, text)
+        calibration = engine.encoder.calibration
         queries = {lane: engine.catalogues[lane].lexical.vectorise(text) for lane in Lane}
         for suggestion in by_participant[participant_id]:
             item = items.get(suggestion.lane, {}).get(suggestion.item_id or 0)
@@ -139,7 +140,7 @@ def backfill_features(
             row = compute_features(
                 facts,
                 item.entry.facts,
-                semantic=float(np.dot(query_vector, vector_of[item.text])),
+                semantic=float(calibration.apply([np.dot(query_vector, vector_of[item.text])])[0]),
                 lexical=lexical,
                 taxonomy=engine.taxonomy,
                 now=suggestion.created_at,

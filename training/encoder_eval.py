@@ -8,7 +8,9 @@ texts with it and
 - ranks every opening by cosine similarity alone — exactly the benchmark's "embeddings
   alone" baseline, now with the candidate encoder;
 - replaces the `semantic` feature of every stored candidate row by the candidate encoder's
-  similarity and re-scores the ranker: the full ranker with the new encoder. The candidate
+  similarity, through its calibration (`embeddings.encoder.Calibration`, fitted here on the
+  development groups' rows by `fit_calibration`), and re-scores the ranker: the full ranker
+  with the new encoder. The candidate
   *sets* stay those the serving encoder retrieved (recall@50 is already 0.99 there, most
   candidates come from the taxonomy and lexical lanes), which is the one approximation.
 
@@ -25,7 +27,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from embeddings.encoder import Encoder
+from embeddings.encoder import Calibration, Encoder
 from matching.catalogue import item_text
 from matching.db.models import Opening
 from matching.errors import ConfigurationError
@@ -107,8 +109,49 @@ class EncoderBench:
         return items, queries
 
     def figures(self, encoder: Encoder, ranker: AdditiveRanker) -> EncoderFigures:
-        """Encode the texts once and compute every figure."""
+        """Encode the texts once and compute every figure (with the encoder's calibration)."""
         items, queries = self.similarities(encoder)
+        return self.figures_of(items, queries, ranker, encoder.calibration)
+
+    def _candidate_cosines(
+        self, items: npt.NDArray[np.float32], queries: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
+        """Each stored candidate row's cosine between its query and its item."""
+        rows: npt.NDArray[np.float32] = np.einsum(
+            "ij,ij->i", queries[self._row_query], items[self.benchmark.candidate_items]
+        )
+        return rows
+
+    def fit_calibration(
+        self, items: npt.NDArray[np.float32], queries: npt.NDArray[np.float32]
+    ) -> Calibration:
+        """The affine map from this encoder's cosine to the `semantic` feature as the
+        benchmark stored it (the serving encoder's, the scale the ranker knows): least squares
+        of the stored value on the new cosine over the development groups' candidate rows
+        only, so nothing of the held-out groups is used."""
+        bench = self.benchmark
+        development = ~np.isin(bench.query_group, sorted(self.held_out))[self._row_query]
+        cosines = self._candidate_cosines(items, queries)[development].astype(np.float64)
+        served = bench.features[development, SEMANTIC_COLUMN].astype(np.float64)
+        if cosines.size < 2 or float(np.std(cosines)) == 0.0:
+            return Calibration()
+        slope, intercept = np.polyfit(cosines, served, 1)
+        if not slope > 0:  # no positive relation to the served scale: keep the cosine
+            return Calibration(fitted_on="identity: no positive fit on the development rows")
+        return Calibration(
+            slope=float(slope),
+            intercept=float(intercept),
+            fitted_on=f"quality benchmark {bench.key[:12]}, {cosines.size} development rows",
+        )
+
+    def figures_of(
+        self,
+        items: npt.NDArray[np.float32],
+        queries: npt.NDArray[np.float32],
+        ranker: AdditiveRanker,
+        calibration: Calibration,
+    ) -> EncoderFigures:
+        """Every figure from an encoder's vectors of the benchmark's texts."""
         bench = self.benchmark
         ids = bench.item_ids
         semantic_rankings = [
@@ -118,9 +161,7 @@ class EncoderBench:
         semantic = bench.report(SEMANTIC, semantic_rankings, self.held_out)
         semantic_dev = bench.report(SEMANTIC, semantic_rankings, self.development)
         features = bench.features.copy()
-        features[:, SEMANTIC_COLUMN] = np.einsum(
-            "ij,ij->i", queries[self._row_query], items[bench.candidate_items]
-        )
+        features[:, SEMANTIC_COLUMN] = calibration.apply(self._candidate_cosines(items, queries))
         rankings = self._rankings(ranker, features)
         full = bench.report("full ranker", rankings, self.held_out)
         full_dev = bench.report("full ranker", rankings, self.development)

@@ -356,7 +356,12 @@ def run_encoder_training(
         output = Path(folder) / "stegvis-encoder-candidate"
         result = train_encoder(chosen, base=base, output=output, config=config, track=track)
         candidate = load_encoder(str(output), max_seq_length=settings.embedding_max_seq_length)
-        after = bench.figures(candidate, ranker)
+        # Its cosines on the ranker's scale: the calibration goes into the model folder, so
+        # the logged model (and whoever serves it) carries it.
+        items, queries = bench.similarities(candidate)
+        calibration = bench.fit_calibration(items, queries)
+        calibration.write(output)
+        after = bench.figures_of(items, queries, ranker, calibration)
         gates = check_encoder_gates(after, before, compared_with=champion_label)
         registry = EncoderRegistry(settings)
         logged = registry.log_encoder(
@@ -371,6 +376,8 @@ def run_encoder_training(
                 "pairs": len(chosen),
                 **{f"pairs_{kind}": n for kind, n in counts.items()},
                 "held_out_groups": len(benchmark.held_out_groups),
+                "calibration_slope": round(calibration.slope, 6),
+                "calibration_intercept": round(calibration.intercept, 6),
             },
             metrics={
                 **after.as_metrics(),

@@ -15,7 +15,7 @@ import pytest
 from mlflow import MlflowClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from embeddings.encoder import Encoder, load_encoder
+from embeddings.encoder import Calibration, Encoder, load_encoder
 from embeddings.index import StoredIndex
 from matching.db.session import make_engine, make_session_factory
 from matching.domain import Lane
@@ -112,7 +112,12 @@ def test_tiny_training_lowers_the_loss_and_logs_registers_and_gates(
 
     # What a registered version serves from is the logged folder, loadable as an encoder.
     folder = EncoderRegistry(settings).download(run.logged.version, tmp_path / "encoders")
-    assert load_encoder(str(folder)).encode_one("Vill arbeta som kock").shape == (384,)
+    served = load_encoder(str(folder))
+    assert served.encode_one("Vill arbeta som kock").shape == (384,)
+    # ... with the calibration fitted on the development rows, logged with the run.
+    assert served.calibration == Calibration.read(folder) != Calibration()
+    assert served.calibration.slope > 0
+    assert float(logged.data.params["calibration_slope"]) == round(served.calibration.slope, 6)
     mlflow.set_tracking_uri("")  # leave no global state for other tests
 
 
