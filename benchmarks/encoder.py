@@ -16,12 +16,16 @@ import argparse
 import dataclasses
 import os
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+from matching.settings import REPOSITORY_ROOT, Settings
+
+# `python benchmarks/encoder.py` puts only benchmarks/ on the path; report is shared.
+sys.path.insert(0, str(REPOSITORY_ROOT))
 from benchmarks.report import markdown_table, write_section
-from matching.settings import Settings
 from training.finetune import FinetuneConfig, run_encoder_training
 from training.quality import QualityBenchmark
 
