@@ -279,8 +279,26 @@ class ModelRegistry:
         return True
 
     def load(self, version: int) -> AdditiveRanker:
-        """The ranker of one registered version, from its JSON model document."""
-        uri = f"models:/{self.name}/{version}/artifacts/{MODEL_DOCUMENT}"
+        """The ranker of one registered version, from its JSON model document.
+
+        Resolved through this registry's own client, never through MLflow's process-wide
+        registry URI: a `models:/name/version` URI would be looked up in whatever registry
+        that global names (in a fresh process, MLflow's default `./mlflow.db`).
+        """
+        try:
+            source = self.client.get_model_version(self.name, str(version)).source or ""
+            # MLflow 3 registers a logged model by its id: `models:/m-<id>`.
+            model_id = source.removeprefix("models:/")
+            root = (
+                self.client.get_logged_model(model_id).artifact_location
+                if source.startswith("models:/")
+                else source
+            )
+        except MlflowException as error:
+            if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+                raise NotFound("model version", version_label(self.name, version)) from error
+            raise
+        uri = f"{root.rstrip('/')}/artifacts/{MODEL_DOCUMENT}"
         with tempfile.TemporaryDirectory(prefix="stegvis-model-") as folder:
             try:
                 path = mlflow.artifacts.download_artifacts(

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -407,6 +408,19 @@ def test_simulated_feedback_trains_a_champion_that_serves_from_the_next_request(
     model_id = run.outputs.model_outputs[0].model_id
     model_files = {a.path for a in registry.client.list_logged_model_artifacts(model_id)}
     assert "MLmodel" in model_files
+
+    # Another process (`stegvis models list`, the API after a restart) loads the champion
+    # through the settings' store alone, whatever MLflow's process-wide URIs name.
+    elsewhere = f"sqlite:///{settings.data_dir / 'elsewhere.db'}"
+    mlflow.set_tracking_uri(elsewhere)
+    mlflow.set_registry_uri(elsewhere)
+    try:
+        loaded, label = ModelRegistry(settings).champion()
+    finally:
+        mlflow.set_tracking_uri("")
+        mlflow.set_registry_uri("")
+    assert label == "stegvis-ranker/1"
+    assert loaded.to_dict() == registry.load(1).to_dict()
 
 
 def test_a_worse_candidate_is_refused_and_rollback_restores_the_previous_suggestions(
