@@ -438,40 +438,32 @@ def rank(
 
 def log_slate(session: Session, ranked: RankedSlate) -> Slate:
     """Log a ranked slate's suggestions as shown (one INSERT ... RETURNING) and show them."""
-    if not ranked.rows:
-        return Slate(
-            ranked.slate_id,
-            ranked.participant_id,
-            ranked.lane,
-            ranked.model_version,
-            ranked.created_at,
-            ranked.considered,
-            (),
+    shown: tuple[ShownSuggestion, ...] = ()
+    if ranked.rows:
+        suggestion_ids = session.scalars(
+            sa.insert(Suggestion).returning(Suggestion.id, sort_by_parameter_order=True),
+            list(ranked.rows),
+        ).all()
+        shown = tuple(
+            ShownSuggestion(
+                suggestion_id=suggestion_id,
+                rank=row["rank"],
+                lane=ranked.lane,
+                item_id=entry.facts.id,
+                title=entry.title,
+                organisation=entry.organisation,
+                municipality=entry.municipality,
+                occupation_label=entry.occupation_label,
+                score=row["score"],
+                bias=row["bias"],
+                contributions=row["contributions"],
+                values=row["feature_values"],
+                facts=row["facts"],
+            )
+            for suggestion_id, row, entry in zip(
+                suggestion_ids, ranked.rows, ranked.entries, strict=True
+            )
         )
-    suggestion_ids = session.scalars(
-        sa.insert(Suggestion).returning(Suggestion.id, sort_by_parameter_order=True),
-        list(ranked.rows),
-    ).all()
-    shown = tuple(
-        ShownSuggestion(
-            suggestion_id=suggestion_id,
-            rank=row["rank"],
-            lane=ranked.lane,
-            item_id=entry.facts.id,
-            title=entry.title,
-            organisation=entry.organisation,
-            municipality=entry.municipality,
-            occupation_label=entry.occupation_label,
-            score=row["score"],
-            bias=row["bias"],
-            contributions=row["contributions"],
-            values=row["feature_values"],
-            facts=row["facts"],
-        )
-        for suggestion_id, row, entry in zip(
-            suggestion_ids, ranked.rows, ranked.entries, strict=True
-        )
-    )
     return Slate(
         ranked.slate_id,
         ranked.participant_id,
