@@ -143,12 +143,14 @@ def slate_metrics(scores: Vector, part: Dataset) -> dict[str, list[float]]:
     return per_slate
 
 
+def means(per_slate: Mapping[str, Sequence[float]]) -> dict[str, float]:
+    """Each metric's mean over the slates where it is defined."""
+    return {name: mean_ignoring_undefined(values) for name, values in per_slate.items()}
+
+
 def ranking_metrics(scores: Vector, part: Dataset) -> dict[str, float]:
     """NDCG@5/@10, MAP and recall@5/@10 over the slates of `part`, re-ranked by `scores`."""
-    return {
-        name: mean_ignoring_undefined(values)
-        for name, values in slate_metrics(scores, part).items()
-    }
+    return means(slate_metrics(scores, part))
 
 
 def truth_ndcg(scores: Vector, part: Dataset, truth: Truth, k: int = 10) -> float:
@@ -231,7 +233,7 @@ def evaluate(
     per_slate = slate_metrics(scores, part)
     return Evaluation(
         version=version,
-        metrics={name: mean_ignoring_undefined(values) for name, values in per_slate.items()},
+        metrics=means(per_slate),
         exposure=exposure_gap(scores, part, genders),
         quality=report.ndcg("overall"),
         quality_hard=report.ndcg("hard"),
