@@ -42,7 +42,7 @@ from api.routes import (
 from api.routes.operations import Metrics
 from matching import crashpoints
 from matching.db.session import make_engine, make_session_factory
-from matching.engine import MatchingEngine
+from matching.engine import MatchingEngine, limit_native_threads
 from matching.progress import Track, no_progress
 from matching.settings import Environment, Settings
 from training.registry import ChampionWatcher, EncoderRegistry, EncoderWatcher, ModelRegistry
@@ -152,6 +152,8 @@ def create_app(
         app.state.db_engine = db_engine
         app.state.session_factory = make_session_factory(db_engine)
         app.state.write_lock = threading.Lock() if db_engine.dialect.name == "sqlite" else None
+        if engine is None:  # this process serves: requests, not operations, run in parallel
+            limit_native_threads(settings.native_threads)
         app.state.matcher = engine or MatchingEngine.start(
             settings, app.state.session_factory, track=track
         )

@@ -27,6 +27,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer, TfidfVectorizer
 
 Ids = npt.NDArray[np.int64]
+Rows = npt.NDArray[np.intp]
 Scores = npt.NDArray[np.float32]
 
 #: A query keeps at most this many of its n-grams (the highest-weighted) for candidate
@@ -52,33 +53,58 @@ def normalise(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def fit_tfidf(texts: Sequence[str]) -> tuple[TfidfVectorizer, sp.csr_matrix]:
-    """The fitted vectorizer and the TF-IDF rows of `texts` (normalised already).
+def fit_tfidf(texts: Sequence[str]) -> tuple[TfidfVectorizer, sp.csr_matrix, Rows]:
+    """The fitted vectorizer, the TF-IDF rows of the distinct texts, and each text's row.
 
-    Equal, bit for bit, to `TfidfVectorizer(...).fit_transform(texts)`, but each distinct
-    text is analysed once: a lane often repeats a text (one employer's opening in several
-    places), and counting n-grams is the slow part of building. Document frequencies still
-    count every text.
+    `distinct[rows]` is equal, bit for bit, to `TfidfVectorizer(...).fit_transform(texts)`
+    (texts normalised already), but each distinct text is analysed and stored once: a lane
+    often repeats a text (one employer's opening in several places), and counting n-grams
+    is the slow part of building. Document frequencies still count every text.
     """
     row_of: dict[str, int] = {}
     rows = np.fromiter(
         (row_of.setdefault(text, len(row_of)) for text in texts), dtype=np.intp, count=len(texts)
     )
     counter = CountVectorizer(**_ANALYSER)
-    counts = counter.fit_transform(list(row_of))[rows]
-    weighting = TfidfTransformer(sublinear_tf=True).fit(counts)
+    distinct_counts = counter.fit_transform(list(row_of))
+    weighting = TfidfTransformer(sublinear_tf=True).fit(distinct_counts[rows])
     vectorizer = TfidfVectorizer(**_ANALYSER, sublinear_tf=True, vocabulary=counter.vocabulary_)
     vectorizer.idf_ = weighting.idf_
-    return vectorizer, weighting.transform(counts).tocsr()
+    return vectorizer, weighting.transform(distinct_counts).tocsr(), rows
+
+
+def distinct_rows(matrix: sp.csr_matrix) -> tuple[sp.csr_matrix, Rows]:
+    """The distinct rows of `matrix` and each row's position among them (first seen first)."""
+    matrix = matrix.sorted_indices()  # a text's row has one representation
+    position_of: dict[bytes, int] = {}
+    keep: list[int] = []
+    rows = np.empty(matrix.shape[0], dtype=np.intp)
+    indptr, indices, data = matrix.indptr, matrix.indices, matrix.data
+    for row in range(matrix.shape[0]):
+        start, end = indptr[row], indptr[row + 1]
+        key = indices[start:end].tobytes() + data[start:end].tobytes()
+        position = position_of.setdefault(key, len(keep))
+        if position == len(keep):
+            keep.append(row)
+        rows[row] = position
+    return matrix[keep], rows
 
 
 @dataclass(frozen=True)
 class _Snapshot:
+    """One lane's searchable state. Items that share a text share a row of `matrix` (and
+    so of `postings`): a candidate search reads each distinct text's n-grams once."""
+
     vectorizer: TfidfVectorizer | None
     ids: Ids = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: item position -> its row of `matrix`
+    text_rows: Rows = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    #: the TF-IDF rows of the distinct texts
     matrix: sp.csr_matrix = field(default_factory=lambda: sp.csr_matrix((0, 0), dtype=np.float32))
+    #: n-gram -> (distinct text row, weight): `matrix` transposed
     postings: sp.csr_matrix = field(default_factory=lambda: sp.csr_matrix((0, 0), dtype=np.float32))
     alive: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    #: item id -> item position
     row_of: dict[int, int] = field(default_factory=dict)
     delta: dict[int, sp.csr_matrix] = field(default_factory=dict)
 
@@ -114,14 +140,19 @@ class CharNgramIndex:
         if not texts:
             self._snapshot = _Snapshot(vectorizer=None)
             return
-        vectorizer, matrix = fit_tfidf([normalise(t) for t in texts])
-        self._snapshot = self._assemble(vectorizer, np.asarray(ids, dtype=np.int64), matrix)
+        vectorizer, matrix, text_rows = fit_tfidf([normalise(t) for t in texts])
+        self._snapshot = self._assemble(
+            vectorizer, np.asarray(ids, dtype=np.int64), matrix, text_rows
+        )
 
     @staticmethod
-    def _assemble(vectorizer: TfidfVectorizer, ids: Ids, matrix: sp.csr_matrix) -> _Snapshot:
+    def _assemble(
+        vectorizer: TfidfVectorizer, ids: Ids, matrix: sp.csr_matrix, text_rows: Rows
+    ) -> _Snapshot:
         return _Snapshot(
             vectorizer=vectorizer,
             ids=ids,
+            text_rows=text_rows,
             matrix=matrix,
             postings=matrix.T.tocsr(),
             alive=np.ones(len(ids), dtype=bool),
@@ -149,6 +180,7 @@ class CharNgramIndex:
             self._snapshot = _Snapshot(
                 snapshot.vectorizer,
                 snapshot.ids,
+                snapshot.text_rows,
                 snapshot.matrix,
                 snapshot.postings,
                 alive,
@@ -171,6 +203,7 @@ class CharNgramIndex:
             self._snapshot = _Snapshot(
                 snapshot.vectorizer,
                 snapshot.ids,
+                snapshot.text_rows,
                 snapshot.matrix,
                 snapshot.postings,
                 alive,
@@ -188,14 +221,14 @@ class CharNgramIndex:
         if snapshot.vectorizer is None:
             return
         keep = np.flatnonzero(snapshot.alive)
-        parts = [snapshot.matrix[keep]]
+        parts = [snapshot.matrix[snapshot.text_rows[keep]]]
         ids = [snapshot.ids[keep]]
         if snapshot.delta:
             delta_ids = sorted(snapshot.delta)
             parts.append(sp.vstack([snapshot.delta[i] for i in delta_ids]).tocsr())
             ids.append(np.asarray(delta_ids, dtype=np.int64))
-        matrix = sp.vstack(parts).tocsr()
-        self._snapshot = self._assemble(snapshot.vectorizer, np.concatenate(ids), matrix)
+        matrix, text_rows = distinct_rows(sp.vstack(parts).tocsr())
+        self._snapshot = self._assemble(snapshot.vectorizer, np.concatenate(ids), matrix, text_rows)
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -229,6 +262,8 @@ class CharNgramIndex:
             return result
         snapshot = self._snapshot
         dense_query = np.asarray(query.toarray()).ravel()
+        main: list[int] = []  # positions in `ids` of items in the main matrix
+        rows: list[int] = []  # and their rows there
         for position, item_id in enumerate(ids):
             delta_row = snapshot.delta.get(int(item_id))
             if delta_row is not None:
@@ -236,9 +271,10 @@ class CharNgramIndex:
                 continue
             row = snapshot.row_of.get(int(item_id))
             if row is not None and snapshot.alive[row]:
-                start, end = snapshot.matrix.indptr[row], snapshot.matrix.indptr[row + 1]
-                columns = snapshot.matrix.indices[start:end]
-                result[position] = snapshot.matrix.data[start:end] @ dense_query[columns]
+                main.append(position)
+                rows.append(int(snapshot.text_rows[row]))
+        if main:
+            result[main] = snapshot.matrix[rows] @ dense_query
         return result
 
     def search(self, query: sp.csr_matrix | None, k: int) -> tuple[Ids, Scores]:
@@ -250,7 +286,8 @@ class CharNgramIndex:
         if weights.size > QUERY_GRAMS:
             strongest = np.argpartition(-weights, QUERY_GRAMS - 1)[:QUERY_GRAMS]
             weights, columns = weights[strongest], columns[strongest]
-        scores = np.asarray((weights @ snapshot.postings[columns]), dtype=np.float32).ravel()
+        per_text = np.asarray((weights @ snapshot.postings[columns]), dtype=np.float32).ravel()
+        scores = per_text[snapshot.text_rows]
         scores = np.where(snapshot.alive, scores, -np.inf) if scores.size else scores
         ids, values = snapshot.ids, scores
         if snapshot.delta:

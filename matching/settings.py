@@ -56,6 +56,14 @@ class Settings(BaseSettings):
         default="flat", description="flat: exact search; ivf: approximate, for large lanes."
     )
     index_nprobe: int = Field(default=32, ge=1, description="Cells an ivf search visits.")
+    native_threads: int = Field(
+        default=1,
+        ge=0,
+        le=256,
+        description="Threads one numeric operation (BLAS, OpenMP, FAISS) may use in the API "
+        "process. Requests already run side by side on their own threads; more threads per "
+        "operation make them contend for the same cores. 0 keeps the libraries' defaults.",
+    )
     taxonomy_dir: Path = Field(
         default=REPOSITORY_ROOT / "data" / "taxonomy",
         description="The shipped JobTech Taxonomy extract.",

@@ -334,7 +334,9 @@ def test_fitting_distinct_texts_once_gives_what_fitting_every_text_gives() -> No
     words = ["lager", "truckkörning", "städning", "café", "kassa", "lagerarbetare", "kök", "disk"]
     distinct = [" ".join(rng.choices(words, k=rng.randint(1, 12))) for _ in range(40)]
     texts = [normalise(rng.choice(distinct)) for _ in range(200)]  # most texts repeat
-    vectorizer, matrix = fit_tfidf(texts)
+    vectorizer, distinct, rows = fit_tfidf(texts)
+    assert distinct.shape[0] == len(set(texts))  # each distinct text is stored once
+    matrix = distinct[rows]
     reference = TfidfVectorizer(
         analyzer="char_wb", ngram_range=(3, 5), lowercase=True, sublinear_tf=True, dtype=np.float32
     )

@@ -59,6 +59,39 @@ def test_updates_and_removals_are_searchable_at_once_and_survive_compaction() ->
     assert len(index) == 5
 
 
+def test_items_sharing_a_text_share_its_row_and_score_like_items_of_their_own() -> None:
+    """Repeated texts are stored once; searches and similarities are per item, ties by id."""
+    texts = {i: TEXTS[1 + i % 5] for i in range(10, 40)}  # every text six times
+    texts[99] = "Lagerarbete på nattskift: plock och pack, truckkörning!"  # a near-copy
+    index = CharNgramIndex()
+    index.build(list(texts), list(texts.values()))
+    snapshot = index._snapshot
+    assert snapshot.matrix.shape[0] == 6  # five distinct texts and the near-copy
+    query = index.vectorise("lagerarbetare med truck")
+    ids, scores = index.search(query, 7)
+    same_text = sorted(i for i, t in texts.items() if t == TEXTS[1])
+    assert set(ids.tolist()) <= {*same_text, 99}
+    order = sorted(zip(ids.tolist(), scores.tolist(), strict=True), key=lambda p: (-p[1], p[0]))
+    assert ids.tolist() == [item_id for item_id, _ in order]  # best first, ties by id
+    reference = index.similarities(query, list(texts))
+    for position, item_id in enumerate(texts):
+        row = snapshot.matrix[snapshot.text_rows[snapshot.row_of[item_id]]]
+        assert row.nnz > 0
+        np.testing.assert_allclose(reference[position], (row @ query.T).toarray()[0, 0], rtol=1e-6)
+    # Updates go to the delta; compaction folds them in and shares rows again.
+    index.upsert([50, 51], [TEXTS[3], TEXTS[3]])
+    index.remove([10])
+    before = index.similarities(query, [*texts, 50, 51])
+    found_before = index.search(query, 40)
+    index.compact()
+    assert index._snapshot.matrix.shape[0] == 6
+    np.testing.assert_allclose(index.similarities(query, [*texts, 50, 51]), before, rtol=1e-6)
+    found_after = index.search(query, 40)
+    assert found_after[0].tolist() == found_before[0].tolist()
+    np.testing.assert_allclose(found_after[1], found_before[1], rtol=1e-6)
+    assert 10 not in found_after[0].tolist()
+
+
 def test_an_empty_lane_learns_its_vocabulary_from_the_first_items() -> None:
     index = CharNgramIndex()
     assert index.search(index.vectorise("café"), 5)[0].size == 0
