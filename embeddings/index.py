@@ -282,7 +282,9 @@ class VectorIndex:
                 return result_ids, result_scores
             if self.params.kind is IndexKind.FLAT:
                 return self._search_flat(matrix, k, allowed_ids, result_ids, result_scores)
-            return self._search_faiss(matrix, k, allowed_ids)
+            if allowed_ids is not None:
+                return self._search_among(matrix, k, allowed_ids, result_ids, result_scores)
+            return self._search_faiss(matrix, k)
 
     def _flat_storage(self) -> tuple[Vectors, Ids]:
         storage = self._storage
@@ -337,15 +339,36 @@ class VectorIndex:
         found = at[sorted_ids[at] == wanted] if len(sorted_ids) else at[:0]
         return np.unique(order[found])
 
-    def _search_faiss(
-        self, matrix: Vectors, k: int, allowed_ids: Sequence[int] | Ids | None
+    def _search_among(
+        self,
+        matrix: Vectors,
+        k: int,
+        allowed_ids: Sequence[int] | Ids,
+        result_ids: Ids,
+        result_scores: Scores,
     ) -> tuple[Ids, Scores]:
+        """Exact search among a few ids of an IVF index, wherever their cells are.
+
+        An IVF search visits only the query's nearest cells, so a filter applied there would
+        miss allowed ids elsewhere (and their similarity would read as none). The allowed
+        vectors are reconstructed through the direct map and scored exactly instead.
+        """
+        wanted = np.unique(_as_ids(allowed_ids))
+        present = np.fromiter((i for i in wanted.tolist() if i in self._hashes), dtype=np.int64)
+        if not len(present):
+            return result_ids, result_scores
+        vectors = self._index.reconstruct_batch(present)
+        scores = matrix @ vectors.T
+        for row in range(matrix.shape[0]):
+            best = _top_k(scores[row], k)
+            result_ids[row, : len(best)] = present[best]
+            result_scores[row, : len(best)] = scores[row, best]
+        return result_ids, result_scores
+
+    def _search_faiss(self, matrix: Vectors, k: int) -> tuple[Ids, Scores]:
         # `self.params` decides, so a caller can trade recall for speed without a rebuild.
         nprobe = min(self.params.nprobe, int(self._index.nlist))
         params = faiss.SearchParametersIVF(nprobe=nprobe)
-        selector = None if allowed_ids is None else faiss.IDSelectorBatch(_as_ids(allowed_ids))
-        if selector is not None:
-            params.sel = selector  # `selector` stays referenced until the search returns
         scores, found = self._index.search(matrix, k, params=params)
         scores[found < 0] = -np.inf
         return found.astype(np.int64), scores.astype(np.float32)

@@ -136,6 +136,24 @@ def test_ivf_recall_against_exact_and_updates() -> None:
     assert set(allowed[0][allowed[0] >= 0].tolist()) <= {1, 2, 3}
 
 
+def test_ivf_search_among_allowed_ids_is_exact_wherever_their_cells_are() -> None:
+    """Ranking asks for the similarity of every candidate: none may be lost to nprobe."""
+    ids = list(range(5000))
+    vectors = unit_vectors(len(ids), seed=4, clusters=50)
+    exact = VectorIndex.build(ids, vectors, hashes(ids), dimension=D)
+    approximate = VectorIndex.build(
+        ids, vectors, hashes(ids), dimension=D, params=IndexParams(kind=IndexKind.IVF, nprobe=1)
+    )
+    query = unit_vectors(1, seed=5, clusters=50)
+    allowed = [*range(0, 5000, 37), 99_999]  # spread over many cells, and one unknown id
+    want_ids, want_scores = exact.search(query, len(allowed), allowed_ids=allowed)
+    got_ids, got_scores = approximate.search(query, len(allowed), allowed_ids=allowed)
+    assert got_ids.tolist() == want_ids.tolist()
+    np.testing.assert_allclose(got_scores, want_scores, rtol=1e-5)
+    assert got_ids[0, -1] == -1  # the unknown id pads
+    assert (got_ids[0] >= 0).sum() == len(allowed) - 1
+
+
 def test_concurrent_searches_while_updating(
     flat: tuple[VectorIndex, list[int], npt.NDArray[np.float32]],
 ) -> None:
