@@ -380,7 +380,9 @@ def main(argv: list[str] | None = None) -> None:
         report_facts(
             {
                 "data": f"{described}, lane `{args.lane}`, k = 10",
-                "index": "flat (exact) FAISS, the `STEGVIS_INDEX_KIND` default",
+                "index": "the `STEGVIS_INDEX_KIND` default `auto`: IVF for the jobs lane "
+                "(from 50,000 items; candidates found approximately, scored exactly), flat for "
+                "ASF; one thread per numeric operation (`STEGVIS_NATIVE_THREADS`)",
                 "time per level": f"{args.seconds:.0f} s",
             }
         )

@@ -52,14 +52,15 @@ from tqdm import tqdm
 
 from embeddings.cache import item_vectors
 from embeddings.encoder import Encoder, load_encoder
-from embeddings.index import IndexKind, IndexParams, write_atomically
-from embeddings.lanes import LaneIndexes, item_text
+from embeddings.index import write_atomically
+from embeddings.lanes import item_text
 from embeddings.texts import TEXT_FORMAT_VERSION
 from matching.db import migrate
 from matching.db.models import Employer, Opening
 from matching.db.repositories import searchable_items
 from matching.db.session import make_engine, make_session_factory
 from matching.domain import Lane, OpeningSource, OpeningStatus
+from matching.engine import lane_indexes
 from matching.fixtures import (
     FixtureSet,
     OpeningRecord,
@@ -678,13 +679,7 @@ def _build(
         settings = database.settings()
         encoder = load_encoder(settings.embedding_model)
         _encode_in_chunks(factory, encoder)
-        indexes = LaneIndexes(
-            folder=settings.resolved_index_dir,
-            encoder=encoder,
-            session_factory=factory,
-            params=IndexParams(kind=IndexKind(settings.index_kind), nprobe=settings.index_nprobe),
-            track=progress,
-        )
+        indexes = lane_indexes(settings, encoder, factory, track=progress)
         reports = indexes.open()
         seconds["lane indexes"] = time.perf_counter() - started
 

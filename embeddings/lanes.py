@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ from embeddings.encoder import Encoder, Vectors
 from embeddings.index import (
     Ids,
     IndexCorrupt,
+    IndexKind,
     IndexMismatch,
     IndexParams,
     Scores,
@@ -101,12 +102,16 @@ class LaneIndexes:
         encoder: Encoder,
         session_factory: sessionmaker[Session],
         params: IndexParams | None = None,
+        ivf_from: int | None = None,
         track: Track = no_progress,
     ) -> None:
         self.root = folder / model_folder_name(encoder.model_id)
         self.encoder = encoder
         self.session_factory = session_factory
         self.params = params or IndexParams()
+        #: With a flat `params`: lanes of at least this many items get an IVF index instead
+        #: (the "auto" index kind); None keeps `params.kind` for every lane.
+        self.ivf_from = ivf_from
         self.track = track
         self._stored: dict[Lane, StoredIndex] = {}
         # Refreshes of a lane run one at a time, so a slower refresh that read an older
@@ -114,6 +119,22 @@ class LaneIndexes:
         self._refreshing = {lane: threading.Lock() for lane in Lane}
 
     # --- lifecycle ------------------------------------------------------------------------
+
+    def params_for(self, count: int) -> IndexParams:
+        """How a lane of `count` items is indexed: `params`, or IVF from `ivf_from` items."""
+        if self.ivf_from and self.params.kind is IndexKind.FLAT and count >= self.ivf_from:
+            return replace(self.params, kind=IndexKind.IVF)
+        return self.params
+
+    def _keeps_kind(self, kind: IndexKind, count: int) -> bool:
+        """Whether a stored index of `kind` and `count` items may be served as it is.
+
+        An automatic IVF index stays IVF down to half the threshold, so a lane whose size
+        hovers around it is not rebuilt back and forth at every start.
+        """
+        if kind is self.params_for(count).kind:
+            return True
+        return bool(self.ivf_from) and kind is IndexKind.IVF and 2 * count >= (self.ivf_from or 0)
 
     def lane_folder(self, lane: Lane) -> Path:
         return self.root / lane.value
@@ -136,8 +157,10 @@ class LaneIndexes:
         except (IndexCorrupt, IndexMismatch) as error:
             log.warning("index of lane %s cannot be served: %s", lane.value, error)
             return self.rebuild(lane, reason=str(error))
-        if stored.manifest.params.kind != self.params.kind:
-            return self.rebuild(lane, reason=f"index kind changed to {self.params.kind.value}")
+        kind = stored.manifest.params.kind
+        if not self._keeps_kind(kind, len(stored.index)):
+            wanted = self.params_for(len(stored.index)).kind
+            return self.rebuild(lane, reason=f"index kind changed to {wanted.value}")
         self._stored[lane] = stored
         return self.reconcile(lane)
 
@@ -149,7 +172,7 @@ class LaneIndexes:
             vectors, hashes = item_vectors(session, self.encoder, texts, track=self.track)
             ids = [item.id for item in items]
         index = VectorIndex.build(
-            ids, vectors, hashes, dimension=self.encoder.dimension, params=self.params
+            ids, vectors, hashes, dimension=self.encoder.dimension, params=self.params_for(len(ids))
         )
         self._stored[lane] = StoredIndex.create(
             self.lane_folder(lane), index, lane=lane.value, model_id=self.encoder.model_id

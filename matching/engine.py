@@ -58,6 +58,31 @@ def limit_native_threads(count: int) -> None:
     log.info("numeric operations limited to %d thread(s) each", count)
 
 
+def lane_indexes(
+    settings: Settings,
+    encoder: Encoder,
+    session_factory: sessionmaker[Session],
+    *,
+    track: Track = no_progress,
+) -> LaneIndexes:
+    """The lane indexes of `encoder` as the settings say (`index_kind`, `index_nprobe`).
+
+    "auto" indexes a lane exactly (flat) below `index_ivf_from` items and with IVF from
+    there: candidates are then found approximately, and scored exactly (see
+    `VectorIndex.search` with `allowed_ids`).
+    """
+    automatic = settings.index_kind == "auto"
+    kind = IndexKind.FLAT if automatic else IndexKind(settings.index_kind)
+    return LaneIndexes(
+        folder=settings.resolved_index_dir,
+        encoder=encoder,
+        session_factory=session_factory,
+        params=IndexParams(kind=kind, nprobe=settings.index_nprobe),
+        ivf_from=settings.index_ivf_from if automatic else None,
+        track=track,
+    )
+
+
 class RankerSlot:
     """The ranker serving now and its version, replaced atomically on promotion or rollback."""
 
@@ -125,13 +150,7 @@ class MatchingEngine:
         encoder = load_encoder(
             settings.embedding_model, max_seq_length=settings.embedding_max_seq_length
         )
-        indexes = LaneIndexes(
-            folder=settings.resolved_index_dir,
-            encoder=encoder,
-            session_factory=session_factory,
-            params=IndexParams(kind=IndexKind(settings.index_kind), nprobe=settings.index_nprobe),
-            track=track,
-        )
+        indexes = lane_indexes(settings, encoder, session_factory, track=track)
         reports = indexes.open()
         catalogues = {
             lane: ItemCatalogue(lane, taxonomy=taxonomy, recogniser=recogniser, centroids=centroids)
@@ -197,6 +216,7 @@ class MatchingEngine:
                     encoder=encoder,
                     session_factory=self.session_factory,
                     params=self.indexes.params,
+                    ivf_from=self.indexes.ivf_from,
                     track=track,
                 )
                 fresh.open()

@@ -52,8 +52,15 @@ class Settings(BaseSettings):
     embedding_max_seq_length: int | None = Field(
         default=None, ge=16, le=8192, description="Truncate texts to this many tokens."
     )
-    index_kind: Literal["flat", "ivf"] = Field(
-        default="flat", description="flat: exact search; ivf: approximate, for large lanes."
+    index_kind: Literal["auto", "flat", "ivf"] = Field(
+        default="auto",
+        description="flat: exact search; ivf: approximate candidates, for large lanes; "
+        "auto: flat below index_ivf_from items per lane, ivf from there.",
+    )
+    index_ivf_from: int = Field(
+        default=50_000,
+        ge=1,
+        description="With index_kind auto: lanes of at least this many items use ivf.",
     )
     index_nprobe: int = Field(default=32, ge=1, description="Cells an ivf search visits.")
     native_threads: int = Field(

@@ -9,9 +9,10 @@ from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.cli.common import console, database, settings_of, track
-from embeddings.index import IndexCorrupt, IndexKind, IndexMismatch, IndexParams, StoredIndex
+from embeddings.index import IndexCorrupt, IndexMismatch, StoredIndex
 from embeddings.lanes import LaneIndexes, LaneState
 from matching.domain import Lane
+from matching.engine import lane_indexes as configured_indexes
 from matching.settings import Settings
 from training.finetune import serving_encoder
 
@@ -22,13 +23,7 @@ def lane_indexes(settings: Settings, factory: sessionmaker[Session]) -> LaneInde
     """The indexes of the encoder that serves: the registry's champion, else the setting."""
     encoder, label, _ = serving_encoder(settings)
     console.print(f"encoder serving: {label} ({encoder.model_id})")
-    return LaneIndexes(
-        folder=settings.resolved_index_dir,
-        encoder=encoder,
-        session_factory=factory,
-        params=IndexParams(kind=IndexKind(settings.index_kind), nprobe=settings.index_nprobe),
-        track=track,
-    )
+    return configured_indexes(settings, encoder, factory, track=track)
 
 
 LaneOption = Annotated[Lane | None, typer.Option(help="Only this lane (default: both).")]

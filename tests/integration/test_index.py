@@ -41,11 +41,13 @@ from embeddings.index import (
     Manifest,
     StoredIndex,
 )
-from embeddings.lanes import LaneIndexes, item_text
+from embeddings.lanes import LaneIndexes, LaneReport, item_text
 from embeddings.texts import content_hash
 from matching.db.models import ItemEmbedding, Opening, Placement
 from matching.db.repositories import searchable_ids, searchable_items
 from matching.domain import Lane, OpeningStatus, PlacementStatus
+from matching.engine import lane_indexes as configured_indexes
+from matching.settings import Settings
 from tests import factories as f
 
 
@@ -441,6 +443,61 @@ def test_an_index_of_another_model_is_detected_and_rebuilt(
     assert "some-other-model" in (reports[Lane.JOBS].rebuilt_because or "")
     assert restarted.stored(Lane.JOBS).manifest.model_id == encoder.model_id
     assert_matches_database(restarted, session_factory, Lane.JOBS)
+
+
+def test_auto_kind_indexes_large_lanes_with_ivf_and_switches_back_with_slack(
+    session_factory: sessionmaker[Session], encoder: Encoder, catalogue: Catalogue, tmp_path: Path
+) -> None:
+    """Lanes from `ivf_from` items get IVF; a smaller one stays flat; a lane that shrank
+    stays IVF down to half the threshold, so a size around it is not rebuilt every start."""
+    jobs, asf = len(catalogue.searchable_openings), len(catalogue.searchable_placements)
+    assert asf < jobs
+
+    def opened(ivf_from: int | None) -> tuple[LaneIndexes, dict[Lane, LaneReport]]:
+        indexes = LaneIndexes(
+            folder=tmp_path / "index",
+            encoder=encoder,
+            session_factory=session_factory,
+            ivf_from=ivf_from,
+        )
+        return indexes, {report.lane: report for report in indexes.open()}
+
+    indexes, _ = opened(ivf_from=jobs)
+    kinds = {lane: indexes.stored(lane).manifest.params.kind for lane in Lane}
+    assert kinds == {Lane.JOBS: IndexKind.IVF, Lane.ASF: IndexKind.FLAT}
+    assert ranked(indexes, Lane.JOBS, "Vill arbeta på lager med truck")[0] == catalogue.warehouse
+    assert_matches_database(indexes, session_factory, Lane.JOBS)
+
+    indexes, reports = opened(ivf_from=2 * jobs)  # within the slack: kept
+    assert reports[Lane.JOBS].rebuilt_because is None
+    assert indexes.stored(Lane.JOBS).manifest.params.kind is IndexKind.IVF
+
+    indexes, reports = opened(ivf_from=2 * jobs + 1)  # beyond it: flat again
+    assert reports[Lane.JOBS].rebuilt_because == "index kind changed to flat"
+    assert indexes.stored(Lane.JOBS).manifest.params.kind is IndexKind.FLAT
+
+    indexes, reports = opened(ivf_from=None)  # a fixed kind is always honoured
+    assert reports[Lane.JOBS].rebuilt_because is None
+    assert_matches_database(indexes, session_factory, Lane.JOBS)
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected", "ivf_from"),
+    [("auto", IndexKind.FLAT, 1234), ("flat", IndexKind.FLAT, None), ("ivf", IndexKind.IVF, None)],
+)
+def test_the_index_kind_setting_maps_to_lane_indexes(
+    session_factory: sessionmaker[Session],
+    encoder: Encoder,
+    tmp_path: Path,
+    kind: str,
+    expected: IndexKind,
+    ivf_from: int | None,
+) -> None:
+    settings = Settings(data_dir=tmp_path, index_kind=kind, index_ivf_from=1234, index_nprobe=7)
+    indexes = configured_indexes(settings, encoder, session_factory)
+    assert indexes.params.kind is expected
+    assert indexes.params.nprobe == 7
+    assert indexes.ivf_from == ivf_from
 
 
 def test_a_torn_log_record_is_cut_off_and_the_database_restores_it(
