@@ -638,7 +638,7 @@ def benchmark_key(settings: Settings, *, seed: int, size: SetSize, model_id: str
         "code": _source_digest(),
         "model": model_id,
         "max_seq_length": settings.embedding_max_seq_length,
-        "index": [settings.index_kind, settings.index_nprobe],
+        "index": [settings.index_kind, settings.index_ivf_from, settings.index_nprobe],
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
