@@ -281,10 +281,19 @@ class VectorIndex:
             if self._index.ntotal == 0:
                 return result_ids, result_scores
             if self.params.kind is IndexKind.FLAT:
-                return self._search_flat(matrix, k, allowed_ids, result_ids, result_scores)
-            if allowed_ids is not None:
-                return self._search_among(matrix, k, allowed_ids, result_ids, result_scores)
-            return self._search_faiss(matrix, k)
+                vectors, ids = self._flat_vectors(allowed_ids)
+            elif allowed_ids is not None:
+                vectors, ids = self._reconstructed(allowed_ids)
+            else:
+                return self._search_faiss(matrix, k)
+            if not len(ids):
+                return result_ids, result_scores
+            scores = matrix @ vectors.T
+            for row in range(matrix.shape[0]):
+                best = _top_k(scores[row], k)
+                result_ids[row, : len(best)] = ids[best]
+                result_scores[row, : len(best)] = scores[row, best]
+            return result_ids, result_scores
 
     def _flat_storage(self) -> tuple[Vectors, Ids]:
         storage = self._storage
@@ -304,26 +313,13 @@ class VectorIndex:
                 _advise_huge_pages(vectors)
                 self._advised_storage = vectors.ctypes.data
 
-    def _search_flat(
-        self,
-        matrix: Vectors,
-        k: int,
-        allowed_ids: Sequence[int] | Ids | None,
-        result_ids: Ids,
-        result_scores: Scores,
-    ) -> tuple[Ids, Scores]:
+    def _flat_vectors(self, allowed_ids: Sequence[int] | Ids | None) -> tuple[Vectors, Ids]:
+        """A flat index's vectors and ids, only the allowed ones if given (exact search)."""
         vectors, ids = self._flat_storage()
-        if allowed_ids is not None:
-            rows = self._rows_of(ids, _as_ids(allowed_ids))
-            vectors, ids = vectors[rows], ids[rows]
-            if not len(ids):
-                return result_ids, result_scores
-        scores = matrix @ vectors.T
-        for row in range(matrix.shape[0]):
-            best = _top_k(scores[row], k)
-            result_ids[row, : len(best)] = ids[best]
-            result_scores[row, : len(best)] = scores[row, best]
-        return result_ids, result_scores
+        if allowed_ids is None:
+            return vectors, ids
+        rows = self._rows_of(ids, _as_ids(allowed_ids))
+        return vectors[rows], ids[rows]
 
     def _row_lookup(self, ids: Ids) -> tuple[Ids, npt.NDArray[np.intp]]:
         lookup = self._rows_by_id
@@ -339,15 +335,8 @@ class VectorIndex:
         found = at[sorted_ids[at] == wanted] if len(sorted_ids) else at[:0]
         return np.unique(order[found])
 
-    def _search_among(
-        self,
-        matrix: Vectors,
-        k: int,
-        allowed_ids: Sequence[int] | Ids,
-        result_ids: Ids,
-        result_scores: Scores,
-    ) -> tuple[Ids, Scores]:
-        """Exact search among a few ids of an IVF index, wherever their cells are.
+    def _reconstructed(self, allowed_ids: Sequence[int] | Ids) -> tuple[Vectors, Ids]:
+        """The vectors of the allowed ids of an IVF index, wherever their cells are.
 
         An IVF search visits only the query's nearest cells, so a filter applied there would
         miss allowed ids elsewhere (and their similarity would read as none). The allowed
@@ -356,14 +345,8 @@ class VectorIndex:
         wanted = np.unique(_as_ids(allowed_ids))
         present = np.fromiter((i for i in wanted.tolist() if i in self._hashes), dtype=np.int64)
         if not len(present):
-            return result_ids, result_scores
-        vectors = self._index.reconstruct_batch(present)
-        scores = matrix @ vectors.T
-        for row in range(matrix.shape[0]):
-            best = _top_k(scores[row], k)
-            result_ids[row, : len(best)] = present[best]
-            result_scores[row, : len(best)] = scores[row, best]
-        return result_ids, result_scores
+            return np.zeros((0, self.dimension), dtype=np.float32), present
+        return self._index.reconstruct_batch(present), present
 
     def _search_faiss(self, matrix: Vectors, k: int) -> tuple[Ids, Scores]:
         # `self.params` decides, so a caller can trade recall for speed without a rebuild.

@@ -122,7 +122,11 @@ class LaneIndexes:
 
     def params_for(self, count: int) -> IndexParams:
         """How a lane of `count` items is indexed: `params`, or IVF from `ivf_from` items."""
-        if self.ivf_from and self.params.kind is IndexKind.FLAT and count >= self.ivf_from:
+        if (
+            self.ivf_from is not None
+            and self.params.kind is IndexKind.FLAT
+            and count >= self.ivf_from
+        ):
             return replace(self.params, kind=IndexKind.IVF)
         return self.params
 
@@ -134,7 +138,7 @@ class LaneIndexes:
         """
         if kind is self.params_for(count).kind:
             return True
-        return bool(self.ivf_from) and kind is IndexKind.IVF and 2 * count >= (self.ivf_from or 0)
+        return self.ivf_from is not None and kind is IndexKind.IVF and 2 * count >= self.ivf_from
 
     def lane_folder(self, lane: Lane) -> Path:
         return self.root / lane.value
