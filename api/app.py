@@ -44,7 +44,7 @@ from matching import crashpoints
 from matching.db.session import make_engine, make_session_factory
 from matching.engine import MatchingEngine, limit_native_threads
 from matching.progress import Track, no_progress
-from matching.settings import Environment, Settings
+from matching.settings import Environment, Settings, configure_logging
 from training.registry import ChampionWatcher, EncoderRegistry, EncoderWatcher, ModelRegistry
 
 log = logging.getLogger("stegvis.api")
@@ -155,7 +155,10 @@ def create_app(
         if engine is None:  # this process serves: requests, not operations, run in parallel
             limit_native_threads(settings.native_threads)
         app.state.matcher = engine or MatchingEngine.start(
-            settings, app.state.session_factory, track=track
+            settings,
+            app.state.session_factory,
+            track=track,
+            follow=settings.workers > 1,  # one of several processes: follow the others
         )
         if engine is None or registry is not None:
             # The app serves the registry's champion and follows it.
@@ -229,3 +232,11 @@ def create_app(
         )
     app.add_middleware(SecurityHeaders, hsts=settings.environment is Environment.PRODUCTION)
     return app
+
+
+def worker_app() -> FastAPI:
+    """The app of one of several serving processes (`uvicorn --factory`, see `stegvis serve`):
+    settings from the STEGVIS_* variables the process inherited."""
+    settings = Settings()
+    configure_logging(settings)
+    return create_app(settings)

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from api.problems import Forbidden
 from api.schemas import MAX_ID
 from matching.audit import Actor, record_access
+from matching.changes import record_changes
 from matching.crashpoints import crashpoint
 from matching.db.models import (
     ApiToken,
@@ -273,6 +274,10 @@ def unit_of_work(request: Request) -> Iterator[Work]:
                 work.session.connection(execution_options={READ_ONLY: True})
             yield work
             if work.refreshes:
+                work.begin_writes()
+                # Other serving processes follow these rows (last: on PostgreSQL they
+                # hold the feed's lock until the commit).
+                record_changes(work.session, work.refreshes)
                 crashpoint("update.before_commit")
             work.session.commit()
         except BaseException as error:

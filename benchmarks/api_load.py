@@ -173,8 +173,13 @@ def callers(url: str, *, per_organisation: int = 40) -> list[Caller]:
     return found
 
 
-def start_server(folder: Path, database_url: str, port: int) -> subprocess.Popen[bytes]:
+def start_server(
+    folder: Path, database_url: str, port: int, workers: int
+) -> subprocess.Popen[bytes]:
     environment = os.environ | {
+        "STEGVIS_WORKERS": str(workers),
+        "STEGVIS_PORT": str(port),
+        "STEGVIS_LOG_LEVEL": "WARNING",
         "STEGVIS_DATA_DIR": str(folder),
         "STEGVIS_DATABASE_URL": database_url,
         "STEGVIS_INDEX_DIR": str(folder / "index"),
@@ -185,28 +190,21 @@ def start_server(folder: Path, database_url: str, port: int) -> subprocess.Popen
         "TOKENIZERS_PARALLELISM": "false",
     }
     return subprocess.Popen(  # noqa: S603 - this script itself, with a fixed argument list
-        [sys.executable, __file__, "--serve", "--port", str(port)],
+        [sys.executable, __file__, "--serve"],
         env=environment,
         cwd=REPOSITORY_ROOT,
     )
 
 
-def serve(port: int) -> None:
-    """The server process: the real app under uvicorn, settings from STEGVIS_* variables."""
-    import logging
+def serve() -> None:
+    """The server process: `stegvis serve` without the migration (the copy is at head),
+    settings from STEGVIS_* variables; one line per request is not logged (WARNING)."""
+    from api.cli.serve import run_server
+    from matching.settings import configure_logging
 
-    import uvicorn
-
-    from api.app import create_app
-
-    logging.basicConfig(level=logging.WARNING)
-    uvicorn.run(
-        create_app(Settings()),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-    )
+    settings = Settings()
+    configure_logging(settings)
+    run_server(settings)
 
 
 def wait_ready(base: str, server: subprocess.Popen[bytes]) -> float:
@@ -365,10 +363,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="Serving processes (STEGVIS_WORKERS); default: one per core.",
+    )
     args = parser.parse_args(argv)
     if args.serve:
-        serve(args.port)
+        serve()
         return
 
     if args.folder is None:
@@ -392,6 +395,7 @@ def main(argv: list[str] | None = None) -> None:
             {
                 "data": f"{described}, lane `{args.lane}`, k = 10",
                 "index": index_description(Settings()),
+                "serving processes": f"{args.workers} (STEGVIS_WORKERS)",
                 "time per level": f"{args.seconds:.0f} s",
             }
         )
@@ -412,7 +416,7 @@ def measure(folder: Path, url: str, args: argparse.Namespace) -> tuple[list[Leve
     print(f"{url.split(':')[0]}: {len(everyone)} coaches, {participants} participants", flush=True)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = start_server(folder, url, port)
+    server = start_server(folder, url, port, args.workers)
     try:
         startup = wait_ready(base, server)
         print(f"ready after {startup:.0f} s; warming {participants} profiles", flush=True)

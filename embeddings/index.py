@@ -522,12 +522,21 @@ class StoredIndex:
     """A :class:`VectorIndex` kept durable in a folder (one folder per lane)."""
 
     def __init__(
-        self, folder: Path, index: VectorIndex, manifest: Manifest, *, compact_ratio: float = 0.1
+        self,
+        folder: Path,
+        index: VectorIndex,
+        manifest: Manifest,
+        *,
+        compact_ratio: float = 0.1,
+        durable: bool = True,
     ) -> None:
         self.folder = folder
         self.index = index
         self.manifest = manifest
         self.compact_ratio = compact_ratio
+        #: False: changes stay in memory and nothing in `folder` is ever written or removed
+        #: (one of several serving processes; another process owns the files).
+        self.durable = durable
         self._write_lock = threading.Lock()
         self._log_records = 0
 
@@ -535,11 +544,21 @@ class StoredIndex:
 
     @classmethod
     def create(
-        cls, folder: Path, index: VectorIndex, *, lane: str, model_id: str, **extra: Any
+        cls,
+        folder: Path,
+        index: VectorIndex,
+        *,
+        lane: str,
+        model_id: str,
+        durable: bool = True,
+        **extra: Any,
     ) -> Self:
-        """Write `index` as a new snapshot with an empty log and commit it."""
-        folder.mkdir(parents=True, exist_ok=True)
-        stored = cls(folder, index, cls._blank_manifest(lane, model_id, index, extra))
+        """Write `index` as a new snapshot with an empty log and commit it (if `durable`)."""
+        if durable:
+            folder.mkdir(parents=True, exist_ok=True)
+        stored = cls(
+            folder, index, cls._blank_manifest(lane, model_id, index, extra), durable=durable
+        )
         stored.snapshot()
         return stored
 
@@ -588,9 +607,19 @@ class StoredIndex:
 
     @classmethod
     def open(
-        cls, folder: Path, *, lane: str, model_id: str, dimension: int, compact_ratio: float = 0.1
+        cls,
+        folder: Path,
+        *,
+        lane: str,
+        model_id: str,
+        dimension: int,
+        compact_ratio: float = 0.1,
+        durable: bool = True,
     ) -> Self:
         """Load and verify the committed snapshot, then replay the change log.
+
+        Not `durable`: read only; a torn log tail is skipped rather than cut off, and files
+        of other snapshot generations are left to the process that owns the folder.
 
         Raises FileNotFoundError when there is no index yet, IndexMismatch when it belongs
         to another lane, model or dimension, and IndexCorrupt when any file fails its check.
@@ -613,9 +642,10 @@ class StoredIndex:
         )
         if id_checksum(index.ids()) != manifest.id_checksum:
             raise IndexCorrupt(f"the id set in {folder} does not match its manifest checksum")
-        stored = cls(folder, index, manifest, compact_ratio=compact_ratio)
+        stored = cls(folder, index, manifest, compact_ratio=compact_ratio, durable=durable)
         stored._replay_log()
-        stored._remove_orphans()
+        if durable:
+            stored._remove_orphans()
         return stored
 
     @staticmethod
@@ -651,7 +681,7 @@ class StoredIndex:
             else:
                 self.index.remove([item_id])
             offset, applied = end, applied + 1
-        if offset < len(data):
+        if offset < len(data) and self.durable:
             # A torn or corrupt tail: the change it held is not durable, so it never
             # happened for the index; the database reconciliation adds it back if needed.
             log.warning("index log %s: cut off %d bytes of a torn record", path, len(data) - offset)
@@ -694,6 +724,8 @@ class StoredIndex:
             return removed
 
     def _append(self, records: list[bytes]) -> None:
+        if not self.durable:
+            return
         path = self.folder / self.manifest.log_file
         data = b"".join(records)
         with path.open("ab") as handle:
@@ -715,6 +747,8 @@ class StoredIndex:
             self._snapshot_locked()
 
     def _snapshot_locked(self) -> None:
+        if not self.durable:
+            return
         snapshot_file, hashes_file, log_file = _generation_files(uuid.uuid4().hex[:12])
         data = self.index.to_bytes()
         hashes = json.dumps({str(k): v for k, v in self.index.content_hashes().items()})

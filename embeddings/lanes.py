@@ -104,6 +104,7 @@ class LaneIndexes:
         params: IndexParams | None = None,
         ivf_from: int | None = None,
         track: Track = no_progress,
+        durable: bool = True,
     ) -> None:
         self.root = folder / model_folder_name(encoder.model_id)
         self.encoder = encoder
@@ -113,6 +114,9 @@ class LaneIndexes:
         #: (the "auto" index kind); None keeps `params.kind` for every lane.
         self.ivf_from = ivf_from
         self.track = track
+        #: False: the indexes live in memory only and the files on disk are never written
+        #: (one of several serving processes; see `matching.changes`).
+        self.durable = durable
         self._stored: dict[Lane, StoredIndex] = {}
         # Refreshes of a lane run one at a time, so a slower refresh that read an older
         # row can never overwrite the vector of a newer one.
@@ -155,6 +159,7 @@ class LaneIndexes:
                 lane=lane.value,
                 model_id=self.encoder.model_id,
                 dimension=self.encoder.dimension,
+                durable=self.durable,
             )
         except FileNotFoundError:
             return self.rebuild(lane, reason="no index on disk")
@@ -179,7 +184,11 @@ class LaneIndexes:
             ids, vectors, hashes, dimension=self.encoder.dimension, params=self.params_for(len(ids))
         )
         self._stored[lane] = StoredIndex.create(
-            self.lane_folder(lane), index, lane=lane.value, model_id=self.encoder.model_id
+            self.lane_folder(lane),
+            index,
+            lane=lane.value,
+            model_id=self.encoder.model_id,
+            durable=self.durable,
         )
         report = LaneReport(lane, count=len(index), added=len(ids), rebuilt_because=reason)
         log.info("index %s", report.summary())

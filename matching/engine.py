@@ -22,6 +22,7 @@ from embeddings.encoder import Encoder, load_encoder
 from embeddings.index import IndexKind, IndexParams
 from embeddings.lanes import LaneIndexes, LaneReport, LaneState, item_text
 from matching.catalogue import ItemCatalogue
+from matching.changes import ChangeFollower
 from matching.concepts import ConceptRecogniser, Concepts, recogniser_for
 from matching.db.repositories import searchable_items
 from matching.db.session import make_engine, make_session_factory
@@ -64,6 +65,7 @@ def lane_indexes(
     session_factory: sessionmaker[Session],
     *,
     track: Track = no_progress,
+    durable: bool = True,
 ) -> LaneIndexes:
     """The lane indexes of `encoder` as the settings say (`index_kind`, `index_nprobe`).
 
@@ -80,6 +82,7 @@ def lane_indexes(
         params=IndexParams(kind=kind, nprobe=settings.index_nprobe),
         ivf_from=settings.index_ivf_from if automatic else None,
         track=track,
+        durable=durable,
     )
 
 
@@ -116,6 +119,9 @@ class MatchingEngine:
     #: skill id -> SSYK-4 groups that list it (for skills-only participants)
     groups_of_skill: dict[str, tuple[str, ...]] = field(default_factory=dict)
     open_reports: list[LaneReport] = field(default_factory=list)
+    #: With several serving processes: applies the changes other processes committed
+    #: (`matching.changes`) before each ranking. None: this process makes every change.
+    follower: ChangeFollower | None = None
     #: The encoder being embedded into new indexes in the background, if any.
     encoder_switching_to: str | None = None
     _previous_encoder: tuple[LaneIndexes, str] | None = field(default=None, repr=False)
@@ -142,15 +148,22 @@ class MatchingEngine:
         *,
         track: Track = no_progress,
         ranker: tuple[AdditiveRanker, str] | None = None,
+        follow: bool = False,
     ) -> MatchingEngine:
-        """Load everything, open (verify, repair or rebuild) the indexes, build catalogues."""
+        """Load everything, open (verify, repair or rebuild) the indexes, build catalogues.
+
+        `follow`: one of several serving processes. The indexes then stay in memory (the
+        process that started the workers brought the files up to date) and the engine
+        follows the change feed from the newest row at start.
+        """
+        follower = ChangeFollower.from_latest(session_factory) if follow else None
         taxonomy = load_taxonomy(settings.taxonomy_dir)
         recogniser = recogniser_for(taxonomy)
         centroids = municipality_centroids(settings.geo_dir)
         encoder = load_encoder(
             settings.embedding_model, max_seq_length=settings.embedding_max_seq_length
         )
-        indexes = lane_indexes(settings, encoder, session_factory, track=track)
+        indexes = lane_indexes(settings, encoder, session_factory, track=track, durable=not follow)
         reports = indexes.open()
         catalogues = {
             lane: ItemCatalogue(lane, taxonomy=taxonomy, recogniser=recogniser, centroids=centroids)
@@ -176,6 +189,7 @@ class MatchingEngine:
             groups_of_skill={skill: tuple(codes) for skill, codes in groups_of_skill.items()},
             open_reports=reports,
             encoder_version=settings.embedding_model,
+            follower=follower,
         )
 
     @property
@@ -187,6 +201,10 @@ class MatchingEngine:
     def occupation_labels(self) -> Mapping[str, str]:
         """Occupation id -> Swedish label, for participant texts (read on every suggestion)."""
         return MappingProxyType({o.id: o.label for o in self.taxonomy.occupations.values()})
+
+    def catch_up(self, session: Session) -> int:
+        """Apply the changes other serving processes committed (none without a follower)."""
+        return self.follower.catch_up(session, self) if self.follower is not None else 0
 
     def refresh(self, lane: Lane, ids: list[int]) -> None:
         """After a commit that changed these items: update the index and the catalogue."""
@@ -218,6 +236,7 @@ class MatchingEngine:
                     params=self.indexes.params,
                     ivf_from=self.indexes.ivf_from,
                     track=track,
+                    durable=self.indexes.durable,
                 )
                 fresh.open()
                 self._serve(fresh, version)

@@ -32,6 +32,7 @@ from embeddings.cache import participant_vector
 from embeddings.texts import participant_text
 from matching.audit import Actor
 from matching.catalogue import CatalogueEntry, Placed
+from matching.changes import record_forget
 from matching.concepts import Concepts
 from matching.db.models import (
     AuditEntry,
@@ -385,6 +386,7 @@ def rank(
     if not has_consent(participant, ConsentScope.MATCHING):
         raise ConsentMissing(ConsentScope.MATCHING.value)
 
+    engine.catch_up(session)  # what other serving processes changed
     catalogue = engine.catalogues[lane]
     candidates = candidates_for(
         session=session,
@@ -637,6 +639,8 @@ def erase_participant(
             request_id=actor.request_id,
         )
     )
+    # Every serving process forgets the profile texts it remembers, not only this one.
+    record_forget(session)
     session.flush()
     return Erasure(tombstone=tombstone, removed=removed)
 

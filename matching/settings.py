@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal, Self
@@ -70,6 +71,18 @@ class Settings(BaseSettings):
         description="Threads one numeric operation (BLAS, OpenMP, FAISS) may use in the API "
         "process. Requests already run side by side on their own threads; more threads per "
         "operation make them contend for the same cores. 0 keeps the libraries' defaults.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO",
+        description="Least severe log records written (INFO: one line per request).",
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Serving processes of `stegvis serve`. One process ranks on one core at a "
+        "time (the interpreter lock); more use more cores. Each holds its own indexes in "
+        "memory and follows the others' changes (see matching/changes.py).",
     )
     taxonomy_dir: Path = Field(
         default=REPOSITORY_ROOT / "data" / "taxonomy",
@@ -182,3 +195,10 @@ class Settings(BaseSettings):
     @property
     def resolved_index_dir(self) -> Path:
         return self.index_dir if self.index_dir is not None else self.data_dir / "index"
+
+
+def configure_logging(settings: Settings) -> None:
+    """Log records of `settings.log_level` and above to stderr, one line each."""
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-
 import typer
 
 from api.cli import data, encoder, erase, index, models, serve, suggest, users
 from api.cli.common import console
 from matching import crashpoints
 from matching.errors import StegvisError
-from matching.settings import Settings
+from matching.settings import Settings, configure_logging
 
 app = typer.Typer(
     help="Stegvis: explainable job matching for Supported Employment teams.",
@@ -35,8 +33,8 @@ app.add_typer(encoder.encoder_app, name="encoder")
 @app.callback()
 def main_callback(ctx: typer.Context) -> None:
     """Build the settings once (from STEGVIS_* variables) for every command."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     ctx.obj = Settings()
+    configure_logging(ctx.obj)
     crashpoints.arm(ctx.obj.crash_at)
 
 

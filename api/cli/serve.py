@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from typing import Any
+
 import typer
 from rich.table import Table
 
 from api.cli.common import console, database, settings_of, track
 from api.cli.data import load_fixture_folder
 from api.cli.models import champion_from_history
+from embeddings.encoder import load_encoder
+from matching.changes import prune
 from matching.db import migrate
 from matching.db.session import transaction
+from matching.engine import lane_indexes
 from matching.progress import Track, no_progress
 from matching.settings import Settings
 from matching.users import DEMO_PASSWORD, ensure_demo_passwords, ensure_demo_tokens
@@ -23,18 +30,51 @@ def serve(ctx: typer.Context) -> None:
 
 
 def run_server(settings: Settings, *, progress: Track = no_progress) -> None:
+    """Serve on `settings.host`:`settings.port`, in `settings.workers` processes.
+
+    With several workers this process only supervises: it first brings the index files up
+    to date once (each worker then loads them and keeps its copy in memory), gives the
+    workers a fresh folder to share Prometheus metrics through, and lets uvicorn start them
+    (and restart one that dies). Each worker builds its app from the same STEGVIS_*
+    variables.
+    """
     import uvicorn
 
-    from api.app import create_app
-
+    prepare_serving(settings, progress=progress)
     # The app logs one structured line per request itself (without participant text).
-    uvicorn.run(
-        create_app(settings, track=progress),
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        access_log=False,
-    )
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "access_log": False,
+    }
+    if settings.workers == 1:
+        from api.app import create_app
+
+        uvicorn.run(create_app(settings, track=progress), **options)
+        return
+    with tempfile.TemporaryDirectory(prefix="stegvis-metrics-") as folder:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        try:
+            uvicorn.run("api.app:worker_app", factory=True, workers=settings.workers, **options)
+        finally:
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+
+
+def prepare_serving(settings: Settings, *, progress: Track = no_progress) -> None:
+    """Before any serving process starts: prune the change feed, and with several workers
+    open (verify, repair, reconcile) the index files once, so the workers find them current."""
+    with database(settings, upgrade=False) as factory:
+        with transaction(factory) as session:
+            pruned = prune(session)
+        if pruned:
+            console.print(f"change feed: pruned {pruned} rows older than a day")
+        if settings.workers > 1:
+            encoder = load_encoder(
+                settings.embedding_model, max_seq_length=settings.embedding_max_seq_length
+            )
+            for report in lane_indexes(settings, encoder, factory, track=progress).open():
+                console.print(f"index {report.summary()}")
 
 
 def demo(ctx: typer.Context) -> None:

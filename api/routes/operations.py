@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import sqlalchemy as sa
@@ -13,6 +14,7 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -67,7 +69,22 @@ class Metrics:
             ["lane"],
             registry=self.registry,
         )
-        self.registry.register(_ModelVersion(version))
+        self.version = _ModelVersion(version)
+        self.registry.register(self.version)
+
+    def exposition(self) -> bytes:
+        """The metrics in Prometheus' text format.
+
+        With several serving processes (`stegvis serve` sets PROMETHEUS_MULTIPROC_DIR for
+        them) the counters and histograms are summed over every process; the model version
+        is the answering process's.
+        """
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            return generate_latest(self.registry)
+        combined = CollectorRegistry(auto_describe=True)
+        multiprocess.MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
+        combined.register(self.version)
+        return generate_latest(combined)
 
     def shown(self, lane: Lane, count: int) -> None:
         self.slates.labels(lane=lane.value).inc()
@@ -94,6 +111,7 @@ def _index_check(
     """
     problems = []
     with session_factory() as session:
+        matcher.catch_up(session)  # what other serving processes changed
         for lane in Lane:
             wanted = searchable_ids(session, lane)
             indexed = set(matcher.indexes.stored(lane).index.content_hashes())
@@ -157,4 +175,4 @@ def ready(request: Request) -> JSONResponse:
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
 )
 def metrics(request: Request) -> Response:
-    return Response(generate_latest(metrics_of(request).registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(metrics_of(request).exposition(), media_type=CONTENT_TYPE_LATEST)

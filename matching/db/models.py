@@ -534,3 +534,24 @@ class ParticipantEmbedding(Base):
     content_hash: Mapped[str] = mapped_column(sa.String(64))
     vector: Mapped[bytes] = mapped_column(sa.LargeBinary)
     updated_at: Mapped[datetime] = _updated()
+
+
+class ItemChange(Base):
+    """The change feed: one row per opening or place changed, in commit order.
+
+    Written in the transaction of the change itself, so a row exists exactly when the change
+    committed. Every serving process reads the rows after the last one it applied before it
+    ranks (`matching.changes.ChangeFollower`), so a change made through one process shows in
+    the suggestions of every other at once. `kind` "forget" asks every process to drop the
+    profile texts it remembers (after an erasure); it has no lane or item.
+    """
+
+    __tablename__ = "item_changes"
+
+    seq: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    lane: Mapped[str | None] = mapped_column(sa.String(16))
+    item_id: Mapped[int | None]
+    changed_at: Mapped[datetime] = _created()

@@ -19,6 +19,7 @@ from matching.db.models import (
     Base,
     Consent,
     Feedback,
+    ItemChange,
     ItemEmbedding,
     Opening,
     Outcome,
@@ -120,10 +121,18 @@ def _make_participant_embedding(session: Session) -> ParticipantEmbedding:
     return row
 
 
+def _make_item_change(session: Session) -> ItemChange:
+    row = ItemChange(kind="item", lane="jobs", item_id=1)
+    session.add(row)
+    session.flush()
+    return row
+
+
 ROUND_TRIPS["consents"] = (_make_consent, "withdrawn_at", f.NOW + timedelta(days=1))
 ROUND_TRIPS["api_tokens"] = (_make_token, "revoked_at", f.NOW + timedelta(days=2))
 ROUND_TRIPS["item_embeddings"] = (_make_item_embedding, "vector", b"\x02" * 16)
 ROUND_TRIPS["participant_embeddings"] = (_make_participant_embedding, "content_hash", "d" * 64)
+ROUND_TRIPS["item_changes"] = (_make_item_change, "item_id", 2)
 
 
 def test_every_table_has_a_round_trip() -> None:
