@@ -337,6 +337,51 @@ def test_changes_show_in_search_after_refresh_and_survive_a_restart(
     assert gone.isdisjoint(ranked(restarted, Lane.JOBS, "park", k=50))
 
 
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_following_process_keeps_its_changes_in_memory_and_never_writes_the_files(
+    session_factory: sessionmaker[Session], encoder: Encoder, catalogue: Catalogue, tmp_path: Path
+) -> None:
+    """One of several serving processes: it reads the owner's files, changes only memory."""
+    folder = tmp_path / "index"
+    owner = lane_indexes(folder, encoder, session_factory)
+    owner.open()
+    # A torn record at the end of the owner's log (the owner would cut it off at its start).
+    jobs = owner.stored(Lane.JOBS)
+    log_file = jobs.folder / jobs.manifest.log_file
+    log_file.write_bytes(log_file.read_bytes() + b"\x01\x02\x03")
+    on_disk = files_of(folder)
+
+    follower = LaneIndexes(
+        folder=folder, encoder=encoder, session_factory=session_factory, durable=False
+    )
+    reports = follower.open()
+    assert [r.rebuilt_because for r in reports] == [None, None]
+    with session_factory.begin() as session:
+        dishwasher = f.make_opening(
+            session, title="Diskare", description="Disk av porslin i ett storkök."
+        )
+        text = item_text(dishwasher)
+    set_fields(session_factory, Opening, catalogue.park, status=OpeningStatus.CLOSED)
+    follower.refresh(Lane.JOBS, [dishwasher.id, catalogue.park])
+    follower.stored(Lane.JOBS).snapshot()
+    follower.reconcile(Lane.ASF)
+    assert holding_exactly(follower, Lane.JOBS, text) == [dishwasher.id]
+    assert catalogue.park not in ranked(follower, Lane.JOBS, "park", k=50)
+    assert files_of(folder) == on_disk, "not one byte written, cut off or removed"
+
+    # Without files at all it builds in memory and still writes nothing.
+    empty = tmp_path / "elsewhere"
+    alone = LaneIndexes(
+        folder=empty, encoder=encoder, session_factory=session_factory, durable=False
+    )
+    assert [r.rebuilt_because for r in alone.open()] == ["no index on disk"] * 2
+    assert holding_exactly(alone, Lane.JOBS, text) == [dishwasher.id]
+    assert not empty.exists()
+
+
 # --- damage on disk -------------------------------------------------------------------------------
 
 
