@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from embeddings.cache import item_vectors
+from embeddings.cache import cached_item_vectors, item_vectors
 from embeddings.encoder import Encoder, Vectors
 from embeddings.index import (
     Ids,
@@ -34,6 +34,7 @@ from embeddings.index import (
 from embeddings.texts import content_hash, opening_text, placement_text
 from matching.db.models import Opening, Placement
 from matching.db.repositories import Item, searchable_items
+from matching.db.session import READ_ONLY
 from matching.domain import Lane
 from matching.progress import Track, no_progress
 
@@ -175,11 +176,9 @@ class LaneIndexes:
 
     def rebuild(self, lane: Lane, *, reason: str = "requested") -> LaneReport:
         """Build the lane from the database and commit it; replaces what was on disk."""
-        with self.session_factory.begin() as session:
-            items = searchable_items(session, lane)
-            texts = [item_text(item) for item in items]
-            vectors, hashes = item_vectors(session, self.encoder, texts, track=self.track)
-            ids = [item.id for item in items]
+        texts_of = self._texts(lane)
+        ids, texts = list(texts_of), list(texts_of.values())
+        vectors, hashes = self._vectors(texts)
         index = VectorIndex.build(
             ids, vectors, hashes, dimension=self.encoder.dimension, params=self.params_for(len(ids))
         )
@@ -197,19 +196,15 @@ class LaneIndexes:
     def reconcile(self, lane: Lane) -> LaneReport:
         """Bring the index to the database's searchable rows: add, remove, re-embed."""
         stored = self.stored(lane)
-        with self.session_factory.begin() as session:
-            items = searchable_items(session, lane)
-            texts = {item.id: item_text(item) for item in items}
-            indexed = stored.index.content_hashes()
-            stale = sorted(set(indexed) - set(texts))
-            stale_count = stored.remove(stale)
-            todo = [i for i, text in texts.items() if indexed.get(i) != content_hash(text)]
-            added = sum(1 for i in todo if i not in indexed)
-            if todo:
-                vectors, hashes = item_vectors(
-                    session, self.encoder, [texts[i] for i in todo], track=self.track
-                )
-                stored.upsert(todo, vectors, hashes)
+        texts = self._texts(lane)
+        indexed = stored.index.content_hashes()
+        stale = sorted(set(indexed) - set(texts))
+        stale_count = stored.remove(stale)
+        todo = [i for i, text in texts.items() if indexed.get(i) != content_hash(text)]
+        added = sum(1 for i in todo if i not in indexed)
+        if todo:
+            vectors, hashes = self._vectors([texts[i] for i in todo])
+            stored.upsert(todo, vectors, hashes)
         if stale_count or todo:
             stored.snapshot()
         report = LaneReport(
@@ -231,6 +226,32 @@ class LaneIndexes:
             return self._stored[lane]
         except KeyError:
             raise RuntimeError(f"the {lane.value} index is not open; call open() first") from None
+
+    # --- reading the database -------------------------------------------------------------
+
+    def _texts(self, lane: Lane, ids: Sequence[int] | None = None) -> dict[int, str]:
+        """Id -> text of the lane's searchable items (of `ids`), read without the write lock."""
+        with self.session_factory() as session:
+            session.connection(execution_options={READ_ONLY: True})
+            return {item.id: item_text(item) for item in searchable_items(session, lane, ids)}
+
+    def _vectors(self, texts: Sequence[str]) -> tuple[Vectors, list[str]]:
+        """Vectors and content hashes of `texts`: read from the cache without the write lock
+        when all are there (so serving processes starting side by side do not queue on
+        SQLite's one writer); otherwise encoded and cached in a writing transaction."""
+        hashes = [content_hash(text) for text in texts]
+        with self.session_factory() as session:
+            session.connection(execution_options={READ_ONLY: True})
+            known = cached_item_vectors(
+                session, self.encoder.model_id, hashes, self.encoder.dimension
+            )
+        if all(digest in known for digest in hashes):
+            matrix = np.zeros((len(texts), self.encoder.dimension), dtype=np.float32)
+            for row, digest in enumerate(hashes):
+                matrix[row] = known[digest]
+            return matrix, hashes
+        with self.session_factory.begin() as session:
+            return item_vectors(session, self.encoder, texts, track=self.track)
 
     # --- checks ---------------------------------------------------------------------------
 
@@ -264,13 +285,12 @@ class LaneIndexes:
         if not ids:
             return
         stored = self.stored(lane)
-        with self._refreshing[lane], self.session_factory.begin() as session:
-            items = searchable_items(session, lane, ids)
-            texts = {item.id: item_text(item) for item in items}
+        with self._refreshing[lane]:
+            texts = self._texts(lane, ids)
             indexed = stored.index.content_hashes()
             todo = [i for i, t in texts.items() if indexed.get(i) != content_hash(t)]
             if todo:
-                vectors, hashes = item_vectors(session, self.encoder, [texts[i] for i in todo])
+                vectors, hashes = self._vectors([texts[i] for i in todo])
                 stored.upsert(todo, vectors, hashes)
             stored.remove([i for i in ids if i not in texts])
 

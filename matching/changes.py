@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from matching.db.models import ItemChange
+from matching.db.session import READ_ONLY
 from matching.db.types import utcnow
 from matching.domain import Lane
 
@@ -103,6 +104,7 @@ class ChangeFollower:
         """A follower from the newest row: read this *before* loading the engine, so a change
         committed while it loads is applied by the first catch-up (again, harmlessly)."""
         with session_factory() as session:
+            session.connection(execution_options={READ_ONLY: True})
             return cls(latest_seq(session))
 
     def catch_up(self, session: Session, engine: MatchingEngine) -> int:
