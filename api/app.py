@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -41,7 +40,7 @@ from api.routes import (
 )
 from api.routes.operations import Metrics
 from matching import crashpoints
-from matching.db.session import make_engine, make_session_factory
+from matching.db.session import make_engine, make_session_factory, writer_lock
 from matching.engine import MatchingEngine, limit_native_threads
 from matching.progress import Track, no_progress
 from matching.settings import Environment, Settings, configure_logging
@@ -151,7 +150,7 @@ def create_app(
         )
         app.state.db_engine = db_engine
         app.state.session_factory = make_session_factory(db_engine)
-        app.state.write_lock = threading.Lock() if db_engine.dialect.name == "sqlite" else None
+        app.state.write_lock = writer_lock(db_engine)
         if engine is None:  # this process serves: requests, not operations, run in parallel
             limit_native_threads(settings.native_threads)
         app.state.matcher = engine or MatchingEngine.start(
@@ -186,6 +185,8 @@ def create_app(
                 app.state.encoder_watcher.stop()
                 app.state.encoder_watcher = None
             app.state.matcher = None
+            if app.state.write_lock is not None:
+                app.state.write_lock.close()
             db_engine.dispose()
 
     app = FastAPI(

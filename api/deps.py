@@ -21,7 +21,6 @@ import base64
 import binascii
 import logging
 import re
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -50,7 +49,7 @@ from matching.db.models import (
     Suggestion,
     User,
 )
-from matching.db.session import READ_ONLY, is_write_conflict
+from matching.db.session import READ_ONLY, WriterLock, is_write_conflict
 from matching.domain import AuditAction, Lane, Role
 from matching.engine import MatchingEngine
 from matching.errors import (
@@ -224,7 +223,7 @@ class Work:
 
     session: Session
     refreshes: dict[Lane, set[int]] = field(default_factory=dict)
-    lock: threading.Lock | None = None
+    lock: WriterLock | None = None
     writing: bool = False
 
     def refresh_after_commit(self, lane: Lane, ids: Iterable[int]) -> None:
@@ -265,7 +264,7 @@ def unit_of_work(request: Request) -> Iterator[Work]:
     request again.
     """
     state = request.app.state
-    lock: threading.Lock | None = state.write_lock
+    lock: WriterLock | None = state.write_lock
     reading = lock is not None and request.method in READING_METHODS
     with lock if lock is not None and not reading else nullcontext():
         work = Work(session=state.session_factory(), lock=lock if reading else None)

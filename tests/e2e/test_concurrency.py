@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from matching.db.models import Feedback, Opening, Suggestion
-from matching.db.session import READ_ONLY, make_engine, make_session_factory
+from matching.db.session import READ_ONLY, WriterLock, make_engine, make_session_factory
 from matching.domain import Role
 from matching.engine import MatchingEngine
 from tests.e2e.conftest import World, unique
@@ -204,7 +204,7 @@ def test_suggestions_rank_outside_the_writer_lock_and_log_under_it(
     _sqlite_only(world)
     from api.routes import suggestions as routes
 
-    lock: threading.Lock = client.app.state.write_lock
+    lock: WriterLock = client.app.state.write_lock
     held: list[bool] = []
     real_rank, real_log = routes.rank, routes.log_slate
 
@@ -239,7 +239,7 @@ def test_readers_are_not_held_up_by_a_writer(client: Any, world: World) -> None:
     _sqlite_only(world)
     coach = world.headers(Role.COACH)
     assert client.get("/openings", headers=coach).status_code == 200  # token use noted
-    lock: threading.Lock = client.app.state.write_lock
+    lock: WriterLock = client.app.state.write_lock
     answers: list[int] = []
     with lock:
         reader = threading.Thread(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +31,7 @@ from matching.db.models import (
     Suggestion,
     User,
 )
-from matching.db.session import make_engine
+from matching.db.session import make_engine, writer_lock
 from matching.domain import ConsentScope, Decision, Lane, OpeningStatus, Role
 from tests import factories as f
 
@@ -284,3 +286,33 @@ def test_user_and_placement_reads_are_typed(session: Session) -> None:
     assert session.get(User, user.id).role is Role.ASF_PROVIDER
     assert session.get(Placement, placement.id).asf_provider.name.startswith("Kooperativet")
     assert session.scalars(sa.select(AuditEntry)).all() == []
+
+
+def test_the_sqlite_writer_lock_excludes_other_processes(tmp_path: Path) -> None:
+    """Two locks on one database stand for two serving processes (a `flock` each)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'locked.db'}")
+    first, second = writer_lock(engine), writer_lock(engine)
+    assert first is not None
+    assert second is not None
+    assert first.path == second.path == tmp_path / "locked.db.writer-lock"
+    taken = threading.Event()
+
+    def other_process() -> None:
+        with second:
+            taken.set()
+
+    try:
+        with first:
+            thread = threading.Thread(target=other_process)
+            thread.start()
+            thread.join(timeout=1.0)
+            assert not taken.is_set(), "the other process waits while this one writes"
+        thread.join(timeout=30)
+        assert taken.is_set(), "and writes once this one is done"
+        assert not first.locked() and not second.locked()
+    finally:
+        first.close()
+        second.close()
+        engine.dispose()
+    postgres = sa.create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert writer_lock(postgres) is None
