@@ -309,7 +309,8 @@ def test_the_sqlite_writer_lock_excludes_other_processes(tmp_path: Path) -> None
             assert not taken.is_set(), "the other process waits while this one writes"
         thread.join(timeout=30)
         assert taken.is_set(), "and writes once this one is done"
-        assert not first.locked() and not second.locked()
+        assert not first.locked()
+        assert not second.locked()
     finally:
         first.close()
         second.close()
