@@ -10,9 +10,11 @@ must not move when the engine gets faster.
 from __future__ import annotations
 
 import math
+import pickle
 import random
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -383,3 +385,247 @@ def test_an_update_in_place_searches_like_a_fresh_build() -> None:
     allowed = [*changed[:10].tolist(), *added[:3].tolist(), int(ids[0])]
     found, _ = index.search(batch[0], len(allowed), allowed_ids=allowed)
     assert sorted(found[0].tolist()) == sorted(allowed)
+
+
+def _reference_matrix(
+    participant: ParticipantFacts,
+    items: list[ItemFacts],
+    taxonomy: Taxonomy,
+    now: datetime,
+    snoozed: list[int | None],
+) -> np.ndarray:
+    return np.array(
+        [
+            compute_features(
+                participant,
+                item,
+                semantic=0.25 + n / 1000,
+                lexical=0.5 - n / 1000,
+                taxonomy=taxonomy,
+                now=now,
+                snoozed_days_ago=snoozed[n],
+            ).values
+            for n, item in enumerate(items)
+        ],
+        dtype=np.float64,
+    ).reshape(len(items), len(FEATURES))
+
+
+def _fast_matrix(
+    participant: ParticipantFacts,
+    items: list[ItemFacts],
+    taxonomy: Taxonomy,
+    now: datetime,
+    snoozed: list[int | None],
+) -> np.ndarray:
+    return feature_matrix(
+        participant,
+        items,
+        semantic=[0.25 + n / 1000 for n in range(len(items))],
+        lexical=[0.5 - n / 1000 for n in range(len(items))],
+        taxonomy=taxonomy,
+        now=now,
+        snoozed_days_ago=snoozed,
+    )
+
+
+def _edge_items(now: datetime) -> list[ItemFacts]:
+    """Items at the edges of every numeric input: missing, one-sided, boundaries, far away."""
+    base = ItemFacts(
+        id=1,
+        lane=Lane.JOBS,
+        title="",
+        occupation_id=WAREHOUSE,
+        ssyk="4322",
+        occupation_inferred=False,
+        skills=frozenset(),
+        place=Place(59.3, 17.9),
+        hours_min=20,
+        hours_max=40,
+        evenings=False,
+        weekends=True,
+        nights=False,
+        environment=frozenset({"team"}),
+        accommodations=frozenset(),
+        published_at=now - timedelta(days=3),
+        expires_at=now + timedelta(days=5),
+        free_places=1,
+    )
+    second, day = timedelta(microseconds=1), timedelta(days=1)
+    changes: list[dict[str, object]] = [
+        {"hours_min": None},
+        {"hours_max": None},
+        {"hours_min": None, "hours_max": None},
+        {"hours_min": 40, "hours_max": 40},
+        {"hours_min": 0, "hours_max": 80},
+        {"hours_min": 31, "hours_max": 35},
+        {"hours_max": 30},
+        {"hours_min": 30},
+        {"place": None},
+        {"place": Place(59.2, 17.6)},  # the participant's home: 0 km
+        {"place": Place(90.0, 0.0)},
+        {"place": Place(-90.0, 180.0)},
+        {"place": Place(-59.2, -162.4)},  # the antipode of home
+        {"place": Place(44.0875753669041, 178.35663135409874)},  # see the participants
+        {"place": Place(60, 18)},  # integer coordinates
+        {"place": Place(math.nan, 17.9)},  # no distance the columns can compute
+        {"expires_at": None},
+        {"published_at": now},
+        {"published_at": now + second},
+        {"published_at": now - second},
+        {"published_at": now - day + second},
+        {"published_at": now - day},
+        {"published_at": now + 2 * day},
+        {"published_at": now - 365 * day - second},
+        {"published_at": now - 400 * day},
+        {"expires_at": now},
+        {"expires_at": now - second},
+        {"expires_at": now + day - second},
+        {"expires_at": now + day},
+        {"expires_at": now - 10 * day},
+        {"expires_at": now + 200 * day},
+        {"free_places": -3},
+        {"free_places": 0},
+        {"free_places": 12},
+        {"evenings": True, "weekends": True, "nights": True},
+        {"evenings": False, "weekends": False, "nights": False},
+        {"occupation_id": None},
+        {"occupation_id": None, "ssyk": None},
+        {"ssyk": None},
+        {"environment": frozenset()},
+        {"accommodations": frozenset({"mentor", "quiet_workplace"})},
+        {"skills": frozenset({"no such skill"})},
+    ]
+    return [base] + [replace(base, id=n + 2, **c) for n, c in enumerate(changes)]  # type: ignore[arg-type]
+
+
+def _edge_participants(taxonomy: Taxonomy) -> list[ParticipantFacts]:
+    base = ParticipantFacts(
+        home=Place(59.2, 17.6),
+        commute_limit_km=12.5,
+        hours_min=20,
+        hours_max=30,
+        no_evenings=True,
+        no_weekends=True,
+        no_nights=False,
+        environment=frozenset({"team", "physical"}),
+        accommodations=frozenset({"mentor"}),
+        preferred_occupations=(WAREHOUSE,),
+        preferred_groups=frozenset({"5120"}),
+        experience_occupations=("no such occupation",),
+        skills=frozenset(taxonomy.groups["4322"].skill_ids[:2]),
+    )
+    changes: list[dict[str, object]] = [
+        {"home": None},
+        {"commute_limit_km": None},
+        {"home": Place(-90.0, 0.0)},
+        # Nearly opposite an item: the haversine's h comes out just above 1.
+        {"home": Place(-44.0875753669041, -1.6433686469012514)},
+        {"hours_min": None},
+        {"hours_max": None},
+        {"hours_min": None, "hours_max": None},
+        {"hours_min": 30, "hours_max": 30},  # no width: fit is in or out
+        {"hours_min": 35, "hours_max": 25},
+        {"environment": frozenset(), "accommodations": frozenset(), "skills": frozenset()},
+        {"preferred_occupations": (), "preferred_groups": frozenset()},
+        {"preferred_occupations": (), "experience_occupations": ()},
+        {"no_evenings": False, "no_weekends": False, "no_nights": True},
+        {"hours_min": 20.5},  # not an integer: the reference helpers take it
+        {"home": Place(math.nan, 17.6)},
+    ]
+    return [base] + [replace(base, **c) for c in changes]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("zone", [UTC, None], ids=["utc", "naive"])
+def test_feature_matrix_on_the_edges_of_every_input(
+    taxonomy: Taxonomy, zone: tzinfo | None
+) -> None:
+    now = NOW.replace(tzinfo=zone)
+    items = _edge_items(now)
+    snoozed: list[int | None] = [None if n % 3 else n for n in range(len(items))]
+    for participant in _edge_participants(taxonomy):
+        fast = _fast_matrix(participant, items, taxonomy, now, snoozed)
+        reference = _reference_matrix(participant, items, taxonomy, now, snoozed)
+        assert fast.tobytes() == reference.tobytes(), participant
+
+
+def test_feature_matrix_takes_other_time_zones_item_by_item(taxonomy: Taxonomy) -> None:
+    """Dates in another zone, or a wall clock with summer time, count as the reference does."""
+    participant = _edge_participants(taxonomy)[0]
+    stockholm = ZoneInfo("Europe/Stockholm")
+    plus_two = timezone(timedelta(hours=2))
+    items = _edge_items(NOW)
+    items += [
+        replace(items[0], id=100, published_at=NOW.astimezone(plus_two) - timedelta(days=2)),
+        replace(items[0], id=101, expires_at=NOW.astimezone(stockholm) + timedelta(days=1)),
+        replace(items[0], id=102, published_at=datetime(2026, 3, 28, 23, 30, tzinfo=stockholm)),
+    ]
+    snoozed: list[int | None] = [None] * len(items)
+    for now in (NOW, NOW.astimezone(stockholm), datetime(2026, 3, 29, 23, 10, tzinfo=stockholm)):
+        fast = _fast_matrix(participant, items, taxonomy, now, snoozed)
+        assert (
+            fast.tobytes()
+            == _reference_matrix(participant, items, taxonomy, now, snoozed).tobytes()
+        )
+
+
+def test_feature_matrix_refuses_what_the_reference_refuses(taxonomy: Taxonomy) -> None:
+    participant = _edge_participants(taxonomy)[0]
+    naive = replace(_edge_items(NOW)[0], published_at=NOW.replace(tzinfo=None))
+    with pytest.raises(TypeError):
+        _reference_matrix(participant, [naive], taxonomy, NOW, [None])
+    with pytest.raises(TypeError):
+        _fast_matrix(participant, [naive], taxonomy, NOW, [None])
+    endless = replace(_edge_items(NOW)[0], place=Place(59.3, math.inf))
+    with pytest.raises(ValueError, match="math domain error"):
+        _reference_matrix(participant, [endless], taxonomy, NOW, [None])
+    with pytest.raises(ValueError, match="math domain error"):
+        _fast_matrix(participant, [endless], taxonomy, NOW, [None])
+    # Without a home no distance is measured, by either.
+    homeless = replace(participant, home=None)
+    assert (
+        _fast_matrix(homeless, [endless], taxonomy, NOW, [None]).tobytes()
+        == _reference_matrix(homeless, [endless], taxonomy, NOW, [None]).tobytes()
+    )
+
+
+def test_feature_matrix_follows_changed_and_copied_items(taxonomy: Taxonomy) -> None:
+    """What an item keeps for the matrix is its own: a changed copy is a new item."""
+    participant = _edge_participants(taxonomy)[0]
+    items = _edge_items(NOW)[:4]
+    snoozed: list[int | None] = [None] * len(items)
+    first = _fast_matrix(participant, items, taxonomy, NOW, snoozed)
+    changed = [replace(i, hours_min=33, place=Place(59.4, 18.1), free_places=4) for i in items]
+    copied = [pickle.loads(pickle.dumps(i)) for i in changed]
+    for group in (changed, copied):
+        again = _fast_matrix(participant, group, taxonomy, NOW, snoozed)
+        assert (
+            again.tobytes()
+            == _reference_matrix(participant, group, taxonomy, NOW, snoozed).tobytes()
+        )
+        assert again.tobytes() != first.tobytes()
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=2**32 - 1))
+def test_feature_matrix_anywhere_on_earth_and_at_any_time(taxonomy: Taxonomy, seed: int) -> None:
+    """Places all over the globe and dates a microsecond either side of whole days."""
+    rng = random.Random(seed)
+    participant = replace(
+        random_participant(taxonomy, rng),
+        home=rng.choice([None, Place(rng.uniform(-90, 90), rng.uniform(-180, 180))]),
+    )
+    items = []
+    for item in random_items(taxonomy, rng, rng.randint(1, 40)):
+        step = timedelta(microseconds=rng.choice([-1, 0, 1]))
+        items.append(
+            replace(
+                item,
+                place=rng.choice([None, Place(rng.uniform(-90, 90), rng.uniform(-180, 180))]),
+                published_at=NOW - timedelta(days=rng.randint(-3, 400)) + step,
+                expires_at=rng.choice([None, NOW + timedelta(days=rng.randint(-3, 100)) - step]),
+            )
+        )
+    snoozed: list[int | None] = [rng.choice([None, 1]) for _ in items]
+    fast = _fast_matrix(participant, items, taxonomy, NOW, snoozed)
+    assert fast.tobytes() == _reference_matrix(participant, items, taxonomy, NOW, snoozed).tobytes()
