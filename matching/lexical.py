@@ -18,7 +18,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -107,6 +107,24 @@ class _Snapshot:
     #: item id -> item position
     row_of: dict[int, int] = field(default_factory=dict)
     delta: dict[int, sp.csr_matrix] = field(default_factory=dict)
+    #: item positions grouped by their text row: those of row r are
+    #: `text_items[text_starts[r]:text_starts[r + 1]]`
+    text_items: Rows = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    text_starts: Rows = field(default_factory=lambda: np.zeros(1, dtype=np.intp))
+    #: item positions in id order, and the ids in that order (to find many ids at once)
+    id_order: Rows = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    sorted_ids: Ids = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def changed(self, alive: npt.NDArray[np.bool_], delta: dict[int, sp.csr_matrix]) -> _Snapshot:
+        """The same rows with other live items and delta (an upsert or removal)."""
+        return replace(self, alive=alive, delta=delta)
+
+
+def _ranges(starts: Rows, ends: Rows) -> tuple[Rows, Rows]:
+    """The positions start..end-1 of every range, concatenated, and each range's length."""
+    lengths = ends - starts
+    firsts = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    return firsts + np.arange(int(lengths.sum()), dtype=np.intp), lengths
 
 
 class CharNgramIndex:
@@ -149,6 +167,9 @@ class CharNgramIndex:
     def _assemble(
         vectorizer: TfidfVectorizer, ids: Ids, matrix: sp.csr_matrix, text_rows: Rows
     ) -> _Snapshot:
+        text_items = np.argsort(text_rows, kind="stable")
+        text_starts = np.searchsorted(text_rows[text_items], np.arange(matrix.shape[0] + 1))
+        id_order = np.argsort(ids, kind="stable")
         return _Snapshot(
             vectorizer=vectorizer,
             ids=ids,
@@ -157,6 +178,10 @@ class CharNgramIndex:
             postings=matrix.T.tocsr(),
             alive=np.ones(len(ids), dtype=bool),
             row_of={int(item_id): row for row, item_id in enumerate(ids)},
+            text_items=text_items.astype(np.intp),
+            text_starts=text_starts.astype(np.intp),
+            id_order=id_order.astype(np.intp),
+            sorted_ids=ids[id_order],
         )
 
     def upsert(self, ids: Sequence[int], texts: Sequence[str]) -> None:
@@ -177,16 +202,7 @@ class CharNgramIndex:
                 if row is not None:
                     alive[row] = False
                 delta[int(item_id)] = rows[position]
-            self._snapshot = _Snapshot(
-                snapshot.vectorizer,
-                snapshot.ids,
-                snapshot.text_rows,
-                snapshot.matrix,
-                snapshot.postings,
-                alive,
-                snapshot.row_of,
-                delta,
-            )
+            self._snapshot = snapshot.changed(alive, delta)
             if len(delta) > COMPACT_SHARE * max(len(snapshot.ids), 100):
                 self._compact_locked()
 
@@ -200,16 +216,7 @@ class CharNgramIndex:
                 if row is not None:
                     alive[row] = False
                 delta.pop(int(item_id), None)
-            self._snapshot = _Snapshot(
-                snapshot.vectorizer,
-                snapshot.ids,
-                snapshot.text_rows,
-                snapshot.matrix,
-                snapshot.postings,
-                alive,
-                snapshot.row_of,
-                delta,
-            )
+            self._snapshot = snapshot.changed(alive, delta)
 
     def compact(self) -> None:
         """Fold the delta into the main matrix (keeps the vocabulary)."""
@@ -262,19 +269,26 @@ class CharNgramIndex:
             return result
         snapshot = self._snapshot
         dense_query = np.asarray(query.toarray()).ravel()
-        main: list[int] = []  # positions in `ids` of items in the main matrix
-        rows: list[int] = []  # and their rows there
-        for position, item_id in enumerate(ids):
-            delta_row = snapshot.delta.get(int(item_id))
-            if delta_row is not None:
-                result[position] = delta_row.data @ dense_query[delta_row.indices]
-                continue
-            row = snapshot.row_of.get(int(item_id))
-            if row is not None and snapshot.alive[row]:
-                main.append(position)
-                rows.append(int(snapshot.text_rows[row]))
-        if main:
-            result[main] = snapshot.matrix[rows] @ dense_query
+        wanted = np.asarray(ids, dtype=np.int64)
+        if snapshot.sorted_ids.size:
+            # Items of the main matrix (an item in the delta has its main row dead).
+            where = np.minimum(
+                np.searchsorted(snapshot.sorted_ids, wanted), snapshot.sorted_ids.size - 1
+            )
+            positions = snapshot.id_order[where]
+            main = (snapshot.sorted_ids[where] == wanted) & snapshot.alive[positions]
+            rows, inverse = np.unique(snapshot.text_rows[positions[main]], return_inverse=True)
+            matrix = snapshot.matrix
+            entries, lengths = _ranges(matrix.indptr[rows], matrix.indptr[rows + 1])
+            products = matrix.data[entries] * dense_query[matrix.indices[entries]]
+            segment = np.repeat(np.arange(rows.size), lengths)
+            per_row = np.bincount(segment, weights=products, minlength=rows.size)
+            result[main] = per_row[inverse]
+        if snapshot.delta:
+            for position, item_id in enumerate(wanted.tolist()):
+                delta_row = snapshot.delta.get(item_id)
+                if delta_row is not None:
+                    result[position] = delta_row.data @ dense_query[delta_row.indices]
         return result
 
     def search(self, query: sp.csr_matrix | None, k: int) -> tuple[Ids, Scores]:
@@ -286,10 +300,15 @@ class CharNgramIndex:
         if weights.size > QUERY_GRAMS:
             strongest = np.argpartition(-weights, QUERY_GRAMS - 1)[:QUERY_GRAMS]
             weights, columns = weights[strongest], columns[strongest]
-        per_text = np.asarray((weights @ snapshot.postings[columns]), dtype=np.float32).ravel()
-        scores = per_text[snapshot.text_rows]
-        scores = np.where(snapshot.alive, scores, -np.inf) if scores.size else scores
-        ids, values = snapshot.ids, scores
+        postings = snapshot.postings
+        entries, lengths = _ranges(postings.indptr[columns], postings.indptr[columns + 1])
+        per_text = np.bincount(
+            postings.indices[entries],
+            weights=np.repeat(weights, lengths) * postings.data[entries],
+            minlength=postings.shape[1],
+        ).astype(np.float32)
+        positions = self._best_items(snapshot, per_text, k)
+        ids, values = snapshot.ids[positions], per_text[snapshot.text_rows[positions]]
         if snapshot.delta:
             delta_ids = np.fromiter(snapshot.delta, dtype=np.int64, count=len(snapshot.delta))
             full = np.asarray(query.toarray()).ravel()
@@ -301,11 +320,32 @@ class CharNgramIndex:
             values = np.concatenate([values, delta_scores])
         if not values.size:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        take = min(k, values.size)
-        best = np.argpartition(-values, take - 1)[:take]
-        best = best[np.lexsort((ids[best], -values[best]))]
+        # Few candidates are left: sort them all, so ties at the k-th place go by id too.
+        best = np.lexsort((ids, -values))[:k]
         best = best[values[best] > 0]
         return ids[best], values[best]
+
+    @staticmethod
+    def _best_items(snapshot: _Snapshot, per_text: Scores, k: int) -> Rows:
+        """Positions of live items among which the k best of the main matrix are.
+
+        The items of the texts scoring at least the m-th best text score: when at least k
+        of them live, no other item can be among the k best. m starts at k and doubles
+        until enough live (texts whose items were all removed hold none).
+        """
+        texts = per_text.size
+        m = min(k, texts)
+        while True:
+            threshold = np.partition(per_text, texts - m)[texts - m] if m else 0.0
+            # Items scoring 0 are never found: past them, every text that scores is taken.
+            final = m >= texts or threshold <= 0
+            chosen = np.flatnonzero(per_text > 0 if final else per_text >= threshold)
+            entries, _ = _ranges(snapshot.text_starts[chosen], snapshot.text_starts[chosen + 1])
+            positions = snapshot.text_items[entries]
+            positions = positions[snapshot.alive[positions]]
+            if positions.size >= k or final:
+                return positions
+            m = min(texts, 2 * m)
 
 
 class Bm25Index:

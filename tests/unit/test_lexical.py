@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
+import pytest
 
 from matching.lexical import Bm25Index, CharNgramIndex
 
@@ -133,3 +135,34 @@ def test_bm25_ranks_word_matches_and_ignores_unknown_words() -> None:
     assert bm25.scores("xyzzy").tolist() == [0.0] * len(texts)
     # Whole words only: BM25 does not see the compound "lagerarbetare" in "lagerarbete".
     assert bm25.scores("lagerarbetare").max() == 0.0
+
+
+def brute_force(index: CharNgramIndex, query: Any, k: int) -> list[int]:
+    """The k best live items by exact similarity, ties by id (what `search` must find)."""
+    ids = sorted(index.ids())
+    scores = index.similarities(query, ids)
+    ranked = sorted(zip(ids, scores.tolist(), strict=True), key=lambda p: (-p[1], p[0]))
+    return [item_id for item_id, score in ranked if score > 0][:k]
+
+
+@pytest.mark.parametrize("k", [1, 3, 8, 25, 200])
+def test_search_finds_the_best_live_items_even_when_the_best_texts_lost_their_items(
+    k: int,
+) -> None:
+    """The search ranks distinct texts first and then their items: removing every item of
+    the best texts (and updating others into the delta) must not hide the next best."""
+    texts = {i: TEXTS[1 + i % 5] + (" extra" if i % 7 == 0 else "") for i in range(100, 160)}
+    index = CharNgramIndex()
+    index.build(list(texts), list(texts.values()))
+    query = index.vectorise("lagerarbetare med truck, plock och pack")
+    assert query is not None
+    assert query.nnz < 300, "a short query: the search scores it exactly"
+    assert index.search(query, k)[0].tolist() == brute_force(index, query, k)
+    best_text = texts[brute_force(index, query, 1)[0]]
+    index.remove([i for i, t in texts.items() if t == best_text])
+    index.upsert([105, 999], ["Lager och truck, plock och pack i nattskift", TEXTS[2]])
+    ids, scores = index.search(query, k)
+    assert ids.tolist() == brute_force(index, query, k)
+    np.testing.assert_allclose(scores, index.similarities(query, ids.tolist()), rtol=1e-5)
+    index.compact()
+    assert index.search(query, k)[0].tolist() == brute_force(index, query, k)
