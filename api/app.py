@@ -21,6 +21,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems, web
+from api.admission import FifoGate
 from api.deps import authorise
 from api.headers import SecurityHeaders
 from api.retry import RetryWriteConflicts
@@ -202,6 +203,7 @@ def create_app(
     app.state.champion_watcher = None
     app.state.encoder_watcher = None
     app.state.write_lock = None
+    app.state.ranking_gate = FifoGate(settings.ranking_slots) if settings.ranking_slots else None
 
     def serving_version() -> str | None:
         matcher: MatchingEngine | None = app.state.matcher

@@ -239,7 +239,14 @@ def warm(base: str, everyone: list[Caller], lane: str) -> None:
 
 
 def run_level(
-    base: str, everyone: list[Caller], clients: int, seconds: float, lane: str, seed: int
+    base: str,
+    everyone: list[Caller],
+    clients: int,
+    seconds: float,
+    lane: str,
+    seed: int,
+    *,
+    keep_alive: bool = True,
 ) -> Level:
     latencies: list[float] = []
     kinds: dict[str, int] = {}
@@ -253,7 +260,11 @@ def run_level(
         headers = {"Authorization": f"Bearer {caller.token}"}
         mine: list[float] = []
         failures: dict[str, int] = {}
-        with httpx.Client(timeout=60) as client:
+        # Without keep-alive each request opens a connection of its own (as behind a
+        # balancing proxy): with several serving processes, whichever process accepts it
+        # first answers, instead of the one the connection was pinned to.
+        limits = httpx.Limits(max_keepalive_connections=None if keep_alive else 0)
+        with httpx.Client(timeout=60, limits=limits) as client:
             start.wait()
             while time.perf_counter() < deadline:
                 url = suggest_url(base, rng.choice(caller.participants), lane)
@@ -362,6 +373,13 @@ def main(argv: list[str] | None = None) -> None:
         "--postgres", help="Also measure on a copy in this PostgreSQL server (admin URL)."
     )
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--connections",
+        choices=("keep-alive", "per-request"),
+        default="keep-alive",
+        help="keep-alive: each client keeps one connection (pinned to one serving process); "
+        "per-request: a new connection for every request.",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--workers",
@@ -396,6 +414,7 @@ def main(argv: list[str] | None = None) -> None:
                 "data": f"{described}, lane `{args.lane}`, k = 10",
                 "index": index_description(Settings()),
                 "serving processes": f"{args.workers} (STEGVIS_WORKERS)",
+                "connections": args.connections,
                 "time per level": f"{args.seconds:.0f} s",
             }
         )
@@ -423,7 +442,15 @@ def measure(folder: Path, url: str, args: argparse.Namespace) -> tuple[list[Leve
         warm(base, everyone, args.lane)
         levels = []
         for clients in (int(c) for c in args.clients.split(",") if c):
-            level = run_level(base, everyone, clients, args.seconds, args.lane, args.seed)
+            level = run_level(
+                base,
+                everyone,
+                clients,
+                args.seconds,
+                args.lane,
+                args.seed,
+                keep_alive=args.connections == "keep-alive",
+            )
             levels.append(level)
             print(
                 f"{clients:>3} clients: {level.requests} requests, {level.errors} errors, "

@@ -84,6 +84,13 @@ class Settings(BaseSettings):
         "time (the interpreter lock); more use more cores. Each holds its own indexes in "
         "memory and follows the others' changes (see matching/changes.py).",
     )
+    ranking_slots: int = Field(
+        default=1,
+        ge=0,
+        le=256,
+        description="Suggestion requests one serving process ranks at a time; the others "
+        "wait in arrival order (see api/admission.py). 0: no limit.",
+    )
     taxonomy_dir: Path = Field(
         default=REPOSITORY_ROOT / "data" / "taxonomy",
         description="The shipped JobTech Taxonomy extract.",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
+from api.admission import FifoGate
 from api.deps import AccessDep, LanguageDep, MatcherDep, PathId
 from api.routes.operations import Metrics, metrics_of
 from api.schemas import (
@@ -100,6 +102,11 @@ def _slate(slate: Slate, language: Language) -> SlatePublic:
     )
 
 
+def ranking_gate(request: Request) -> FifoGate | None:
+    gate: FifoGate | None = request.app.state.ranking_gate
+    return gate
+
+
 @router.get(
     "/participants/{participant_id}/suggestions",
     summary="Ranked, explained suggestions in one or both lanes.",
@@ -117,27 +124,30 @@ def suggestions(
     language: LanguageDep,
     response: Response,
     metrics: Annotated[Metrics, Depends(metrics_of)],
+    gate: Annotated[FifoGate | None, Depends(ranking_gate)],
     lane: Lane | None = None,
     k: Annotated[int, Query(ge=1, le=MAX_K, description="Suggestions per lane.")] = 10,
 ) -> SuggestionsPublic:
     participant = access.get(Participant, participant_id)
     lanes = [lane] if lane is not None else list(lanes_in_order(participant))
     # Ranking only reads (on SQLite without the writer lock, side by side with other
-    # requests); logging what is shown and the audit row are the request's writes.
-    ranked = [
-        rank(
-            session=access.session,
-            engine=matcher,
-            participant_id=participant.id,
-            lane=chosen,
-            k=k,
-            before_write=access.work.begin_writes,
-        )
-        for chosen in lanes
-    ]
-    access.work.begin_writes()
-    slates = [log_slate(access.session, slate) for slate in ranked]
-    access.audit(AuditAction.SUGGEST, [participant.id], MATCHING_FIELDS)
+    # requests); logging what is shown and the audit row are the request's writes. The
+    # process's requests rank in turn, first come first served (`api.admission`).
+    with gate or nullcontext():
+        ranked = [
+            rank(
+                session=access.session,
+                engine=matcher,
+                participant_id=participant.id,
+                lane=chosen,
+                k=k,
+                before_write=access.work.begin_writes,
+            )
+            for chosen in lanes
+        ]
+        access.work.begin_writes()
+        slates = [log_slate(access.session, slate) for slate in ranked]
+        access.audit(AuditAction.SUGGEST, [participant.id], MATCHING_FIELDS)
     for slate in slates:
         metrics.shown(slate.lane, len(slate.suggestions))
     response.headers["Content-Language"] = language

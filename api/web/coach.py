@@ -389,6 +389,7 @@ def suggestions_page(
             language="sv",
             response=Response(),
             metrics=metrics_of(request),
+            gate=suggestion_routes.ranking_gate(request),
             lane=None,
             k=LANE_SIZE,
         )
