@@ -152,13 +152,15 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_stegvis_serve_with_two_workers(world: World) -> None:
+def test_stegvis_serve_with_two_workers(world: World, tmp_path: Path) -> None:
     """`stegvis serve` with STEGVIS_WORKERS=2: many connections, any worker, one truth."""
     settings = world.settings
     port = _free_port()
     environment = os.environ | {
         "STEGVIS_DATABASE_URL": settings.resolved_database_url,
         "STEGVIS_DATA_DIR": str(settings.data_dir),
+        # Index files of its own: the supervisor builds them, not the tests' shared engine's.
+        "STEGVIS_INDEX_DIR": str(tmp_path / "index"),
         "STEGVIS_ENVIRONMENT": settings.environment.value,
         "STEGVIS_SECRET_KEY": settings.secret_key.get_secret_value(),
         "STEGVIS_WORKERS": "2",
@@ -226,6 +228,7 @@ def test_stegvis_serve_with_two_workers(world: World) -> None:
         server.terminate()
         output, _ = server.communicate(timeout=60)
     assert server.returncode == 0, output.decode()
+    assert list((tmp_path / "index").rglob("manifest*")), "the supervisor wrote the index files"
 
 
 def _farrier_body() -> dict[str, Any]:
