@@ -442,10 +442,14 @@ def log_slate(session: Session, ranked: RankedSlate) -> Slate:
     """Log a ranked slate's suggestions as shown (one INSERT ... RETURNING) and show them."""
     shown: tuple[ShownSuggestion, ...] = ()
     if ranked.rows:
-        suggestion_ids = session.scalars(
-            sa.insert(Suggestion).returning(Suggestion.id, sort_by_parameter_order=True),
-            list(ranked.rows),
-        ).all()
+        # One statement on either backend: the returned ids are matched to the rows by
+        # rank (unique within a slate), so they need not come back in parameter order
+        # (which SQLite only guarantees one row at a time).
+        returned = session.execute(
+            sa.insert(Suggestion).returning(Suggestion.rank, Suggestion.id), list(ranked.rows)
+        )
+        id_of_rank: dict[int, int] = dict(returned.all())
+        suggestion_ids = [id_of_rank[row["rank"]] for row in ranked.rows]
         shown = tuple(
             ShownSuggestion(
                 suggestion_id=suggestion_id,
