@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from embeddings.encoder import Encoder, Vectors
 from embeddings.texts import content_hash
 from matching.db.models import ItemEmbedding, ParticipantEmbedding
+from matching.db.session import reading
 from matching.db.types import utcnow
 from matching.progress import Track, no_progress
 
@@ -89,10 +90,34 @@ def item_vectors(
                 for d, v in zip(digests, vectors, strict=True)
             ],
         )
-    matrix = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+    return _in_order(known, hashes, encoder.dimension), hashes
+
+
+def stored_item_vectors(
+    session_factory: sessionmaker[Session],
+    encoder: Encoder,
+    texts: Sequence[str],
+    *,
+    track: Track = no_progress,
+) -> tuple[Vectors, list[str]]:
+    """`item_vectors` in transactions of its own: the cache is read without the write lock,
+    and a writing transaction encodes and caches only when some text is not cached yet (so
+    serving processes starting side by side do not queue on SQLite's one writer)."""
+    hashes = [content_hash(text) for text in texts]
+    with reading(session_factory) as session:
+        known = cached_item_vectors(session, encoder.model_id, hashes, encoder.dimension)
+    if all(digest in known for digest in hashes):
+        return _in_order(known, hashes, encoder.dimension), hashes
+    with session_factory.begin() as session:
+        return item_vectors(session, encoder, texts, track=track)
+
+
+def _in_order(known: dict[str, Vectors], hashes: Sequence[str], dimension: int) -> Vectors:
+    """One row per hash, its vector from `known`."""
+    matrix = np.zeros((len(hashes), dimension), dtype=np.float32)
     for row, digest in enumerate(hashes):
         matrix[row] = known[digest]
-    return matrix, hashes
+    return matrix
 
 
 def participant_vector(

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from embeddings.cache import cached_item_vectors, item_vectors
+from embeddings.cache import stored_item_vectors
 from embeddings.encoder import Encoder, Vectors
 from embeddings.index import (
     Ids,
@@ -34,7 +34,7 @@ from embeddings.index import (
 from embeddings.texts import content_hash, opening_text, placement_text
 from matching.db.models import Opening, Placement
 from matching.db.repositories import Item, searchable_items
-from matching.db.session import READ_ONLY
+from matching.db.session import reading
 from matching.domain import Lane
 from matching.progress import Track, no_progress
 
@@ -231,27 +231,11 @@ class LaneIndexes:
 
     def _texts(self, lane: Lane, ids: Sequence[int] | None = None) -> dict[int, str]:
         """Id -> text of the lane's searchable items (of `ids`), read without the write lock."""
-        with self.session_factory() as session:
-            session.connection(execution_options={READ_ONLY: True})
+        with reading(self.session_factory) as session:
             return {item.id: item_text(item) for item in searchable_items(session, lane, ids)}
 
     def _vectors(self, texts: Sequence[str]) -> tuple[Vectors, list[str]]:
-        """Vectors and content hashes of `texts`: read from the cache without the write lock
-        when all are there (so serving processes starting side by side do not queue on
-        SQLite's one writer); otherwise encoded and cached in a writing transaction."""
-        hashes = [content_hash(text) for text in texts]
-        with self.session_factory() as session:
-            session.connection(execution_options={READ_ONLY: True})
-            known = cached_item_vectors(
-                session, self.encoder.model_id, hashes, self.encoder.dimension
-            )
-        if all(digest in known for digest in hashes):
-            matrix = np.zeros((len(texts), self.encoder.dimension), dtype=np.float32)
-            for row, digest in enumerate(hashes):
-                matrix[row] = known[digest]
-            return matrix, hashes
-        with self.session_factory.begin() as session:
-            return item_vectors(session, self.encoder, texts, track=self.track)
+        return stored_item_vectors(self.session_factory, self.encoder, texts, track=self.track)
 
     # --- checks ---------------------------------------------------------------------------
 

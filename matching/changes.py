@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from matching.db.models import ItemChange
-from matching.db.session import READ_ONLY
+from matching.db.session import reading
 from matching.db.types import utcnow
 from matching.domain import Lane
 
@@ -103,8 +103,7 @@ class ChangeFollower:
     def from_latest(cls, session_factory: sessionmaker[Session]) -> ChangeFollower:
         """A follower from the newest row: read this *before* loading the engine, so a change
         committed while it loads is applied by the first catch-up (again, harmlessly)."""
-        with session_factory() as session:
-            session.connection(execution_options={READ_ONLY: True})
+        with reading(session_factory) as session:
             return cls(latest_seq(session))
 
     def catch_up(self, session: Session, engine: MatchingEngine) -> int:

@@ -25,7 +25,7 @@ from matching.catalogue import ItemCatalogue
 from matching.changes import ChangeFollower
 from matching.concepts import ConceptRecogniser, Concepts, recogniser_for
 from matching.db.repositories import searchable_items
-from matching.db.session import READ_ONLY, make_engine, make_session_factory
+from matching.db.session import make_engine, make_session_factory, reading
 from matching.domain import Lane
 from matching.features import Place
 from matching.geo import municipality_centroids
@@ -169,8 +169,7 @@ class MatchingEngine:
             lane: ItemCatalogue(lane, taxonomy=taxonomy, recogniser=recogniser, centroids=centroids)
             for lane in Lane
         }
-        with session_factory() as session:
-            session.connection(execution_options={READ_ONLY: True})  # no SQLite write lock
+        with reading(session_factory) as session:  # no SQLite write lock
             for catalogue in catalogues.values():
                 catalogue.build(session, track=track)
         groups_of_skill: defaultdict[str, list[str]] = defaultdict(list)
@@ -210,8 +209,7 @@ class MatchingEngine:
     def refresh(self, lane: Lane, ids: list[int]) -> None:
         """After a commit that changed these items: update the index and the catalogue."""
         self.indexes.refresh(lane, ids)
-        with self.session_factory() as session:
-            session.connection(execution_options={READ_ONLY: True})
+        with reading(self.session_factory) as session:
             self.catalogues[lane].refresh(session, ids)
 
     # --- switching the encoder --------------------------------------------------------------

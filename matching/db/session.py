@@ -162,3 +162,12 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back everything on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+@contextmanager
+def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session that only reads: on an `immediate` SQLite engine its transaction begins
+    without the write lock (`READ_ONLY`), so it neither waits for writers nor holds them up."""
+    with factory() as session:
+        session.connection(execution_options={READ_ONLY: True})
+        yield session

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -20,7 +21,22 @@ FARRIER = {"occupation_id": "Tufb_JbW_wS6", "occupation_label": "Hovslagare", "s
 SOON = (datetime.now(UTC) + timedelta(days=30)).isoformat()
 
 
-def new_participant(client: TestClient, world: World, **fields: Any) -> dict[str, Any]:
+def farrier_opening(title: str) -> dict[str, Any]:
+    """An opening for a farrier near Södertälje, open for a month."""
+    return {
+        "title": title,
+        "description": "Vi söker en hovslagare som skor och verkar ridskolans hästar.",
+        **FARRIER,
+        "municipality": "Södertälje",
+        "lat": SODERTALJE[0] + 0.02,
+        "lon": SODERTALJE[1],
+        "hours_min": 20,
+        "hours_max": 40,
+        "expires_at": SOON,
+    }
+
+
+def new_participant(client: httpx.Client, world: World, **fields: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "external_ref": unique("FLOW"),
         "municipality": "Södertälje",
@@ -160,17 +176,7 @@ def test_employer_flow(client: TestClient, world: World, matcher: MatchingEngine
     response = client.post(
         "/openings",
         headers=world.headers(EMPLOYER),
-        json={
-            "title": "Hovslagare till ridskola",
-            "description": "Vi söker en hovslagare som skor och verkar ridskolans hästar.",
-            **FARRIER,
-            "municipality": "Södertälje",
-            "lat": SODERTALJE[0] + 0.02,
-            "lon": SODERTALJE[1],
-            "hours_min": 20,
-            "hours_max": 40,
-            "expires_at": SOON,
-        },
+        json=farrier_opening("Hovslagare till ridskola"),
     )
     assert response.status_code == 201, response.text
     opening = response.json()

@@ -14,7 +14,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -24,28 +23,20 @@ from api.app import create_app
 from matching.db.session import make_engine, make_session_factory
 from matching.domain import Role
 from matching.engine import MatchingEngine
-from tests.e2e.conftest import SODERTALJE, World
-from tests.e2e.test_flows import FARRIER, SOON, item_ids, new_participant, suggestions
+from tests.e2e.conftest import World
+from tests.e2e.test_flows import (
+    FARRIER,
+    farrier_opening,
+    item_ids,
+    new_participant,
+    suggestions,
+)
 
 COACH, EMPLOYER = Role.COACH, Role.EMPLOYER
 START_TIMEOUT_S = 300.0
 
 
-def farrier_opening(title: str) -> dict[str, Any]:
-    return {
-        "title": title,
-        "description": "Vi söker en hovslagare som skor och verkar ridskolans hästar.",
-        **FARRIER,
-        "municipality": "Södertälje",
-        "lat": SODERTALJE[0] + 0.02,
-        "lon": SODERTALJE[1],
-        "hours_min": 20,
-        "hours_max": 40,
-        "expires_at": SOON,
-    }
-
-
-def farrier_participant(client: TestClient, world: World) -> int:
+def farrier_participant(client: httpx.Client, world: World) -> int:
     created = new_participant(
         client,
         world,
@@ -189,9 +180,7 @@ def test_stegvis_serve_with_two_workers(world: World, tmp_path: Path) -> None:
             time.sleep(0.5)
         coach = world.headers(COACH)
         with httpx.Client(base_url=base) as client:
-            created = client.post("/participants", headers=coach, json=_farrier_body())
-            assert created.status_code == 201, created.text
-            pid = created.json()["id"]
+            pid = farrier_participant(client, world)
             opening = client.post(
                 "/openings", headers=world.headers(EMPLOYER), json=farrier_opening("Hovslagare W")
             )
@@ -229,20 +218,3 @@ def test_stegvis_serve_with_two_workers(world: World, tmp_path: Path) -> None:
         output, _ = server.communicate(timeout=60)
     assert server.returncode == 0, output.decode()
     assert list((tmp_path / "index").rglob("manifest*")), "the supervisor wrote the index files"
-
-
-def _farrier_body() -> dict[str, Any]:
-    return {
-        "external_ref": f"WORKERS-{os.getpid()}-{time.monotonic_ns()}",
-        "municipality": "Södertälje",
-        "home_lat": SODERTALJE[0],
-        "home_lon": SODERTALJE[1],
-        "max_commute_km": 25,
-        "preferred_occupations_text": "Vill arbeta som hovslagare",
-        "preferred_tasks_text": "Sko hästar och verka hovar",
-        "preferred_occupation_ids": [FARRIER["occupation_id"]],
-        "skills_text": "Har skott hästar i flera år",
-        "hours_min": 20,
-        "hours_max": 40,
-        "consents": ["matching", "follow_up", "model_training"],
-    }
