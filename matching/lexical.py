@@ -167,6 +167,7 @@ class CharNgramIndex:
     def _assemble(
         vectorizer: TfidfVectorizer, ids: Ids, matrix: sp.csr_matrix, text_rows: Rows
     ) -> _Snapshot:
+        matrix.sort_indices()  # each row's n-grams in column order (a no-op when they are)
         text_items = np.argsort(text_rows, kind="stable")
         text_starts = np.searchsorted(text_rows[text_items], np.arange(matrix.shape[0] + 1))
         id_order = np.argsort(ids, kind="stable")
@@ -278,12 +279,9 @@ class CharNgramIndex:
             positions = snapshot.id_order[where]
             main = (snapshot.sorted_ids[where] == wanted) & snapshot.alive[positions]
             rows, inverse = np.unique(snapshot.text_rows[positions[main]], return_inverse=True)
-            matrix = snapshot.matrix
-            entries, lengths = _ranges(matrix.indptr[rows], matrix.indptr[rows + 1])
-            products = matrix.data[entries] * dense_query[matrix.indices[entries]]
-            segment = np.repeat(np.arange(rows.size), lengths)
-            per_row = np.bincount(segment, weights=products, minlength=rows.size)
-            result[main] = per_row[inverse]
+            # One sparse row product per distinct text (C loops over each row's n-grams in
+            # column order: the same sums, in the same order, as `search` adds them).
+            result[main] = (snapshot.matrix[rows] @ dense_query)[inverse]
         if snapshot.delta:
             for position, item_id in enumerate(wanted.tolist()):
                 delta_row = snapshot.delta.get(item_id)
@@ -298,15 +296,11 @@ class CharNgramIndex:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         weights, columns = query.data, query.indices
         if weights.size > QUERY_GRAMS:
-            strongest = np.argpartition(-weights, QUERY_GRAMS - 1)[:QUERY_GRAMS]
+            strongest = np.sort(np.argpartition(-weights, QUERY_GRAMS - 1)[:QUERY_GRAMS])
             weights, columns = weights[strongest], columns[strongest]
-        postings = snapshot.postings
-        entries, lengths = _ranges(postings.indptr[columns], postings.indptr[columns + 1])
-        per_text = np.bincount(
-            postings.indices[entries],
-            weights=np.repeat(weights, lengths) * postings.data[entries],
-            minlength=postings.shape[1],
-        ).astype(np.float32)
+        # The query's n-grams' postings, weighted and summed per distinct text: one sparse
+        # product (column by column, so each text's sum runs in n-gram order).
+        per_text: Scores = np.asarray(snapshot.postings[columns].T @ weights, dtype=np.float32)
         positions = self._best_items(snapshot, per_text, k)
         ids, values = snapshot.ids[positions], per_text[snapshot.text_rows[positions]]
         if snapshot.delta:
