@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from api.balancer import serve_balanced
 from api.cli.common import console, database, settings_of, track
 from api.cli.data import load_fixture_folder
 from api.cli.models import champion_from_history
@@ -34,9 +35,9 @@ def run_server(settings: Settings, *, progress: Track = no_progress) -> None:
 
     With several workers this process only supervises: it first brings the index files up
     to date once (each worker then loads them and keeps its copy in memory), gives the
-    workers a fresh folder to share Prometheus metrics through, and lets uvicorn start them
-    (and restart one that dies). Each worker builds its app from the same STEGVIS_*
-    variables.
+    workers a fresh folder to share Prometheus metrics through, starts them (and restarts
+    one that dies) and hands each new connection to the one with the fewest open
+    (`api.balancer`). Each worker builds its app from the same STEGVIS_* variables.
     """
     import uvicorn
 
@@ -56,7 +57,7 @@ def run_server(settings: Settings, *, progress: Track = no_progress) -> None:
     with tempfile.TemporaryDirectory(prefix="stegvis-metrics-") as folder:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
         try:
-            uvicorn.run("api.app:worker_app", factory=True, workers=settings.workers, **options)
+            serve_balanced(options, settings.workers)
         finally:
             os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 

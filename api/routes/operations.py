@@ -96,9 +96,9 @@ def metrics_of(request: Request) -> Metrics:
     return metrics
 
 
-@router.get("/health", summary="Liveness: the process answers.")
+@router.get("/health", summary="Liveness: the process answers, and which process it is.")
 def health() -> dict[str, str]:
-    return {"status": "ok"}
+    return {"status": "ok", "process": str(os.getpid())}
 
 
 def _index_check(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -393,7 +394,7 @@ def test_listings_filter(client: TestClient, world: World) -> None:
 
 def test_health_ready_and_metrics(fresh_app_client: TestClient, world: World) -> None:
     client = fresh_app_client
-    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/health").json() == {"status": "ok", "process": str(os.getpid())}
     ready = client.get("/ready")
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {"database": "ok", "model": "ok", "index": "ok"}

@@ -143,8 +143,19 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def processes_answering(base: str, *, connections: int) -> set[str]:
+    """The serving processes behind `connections` connections opened and held together."""
+    clients = [httpx.Client(base_url=base) for _ in range(connections)]
+    try:
+        return {client.get("/health").json()["process"] for client in clients}
+    finally:
+        for client in clients:
+            client.close()
+
+
 def test_stegvis_serve_with_two_workers(world: World, tmp_path: Path) -> None:
-    """`stegvis serve` with STEGVIS_WORKERS=2: many connections, any worker, one truth."""
+    """`stegvis serve` with STEGVIS_WORKERS=2: connections spread over both processes, one
+    truth whichever answers."""
     settings = world.settings
     port = _free_port()
     environment = os.environ | {
@@ -172,12 +183,14 @@ def test_stegvis_serve_with_two_workers(world: World, tmp_path: Path) -> None:
             assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
             assert time.monotonic() - started < START_TIMEOUT_S, "the workers did not start"
             try:
-                # Both workers must answer: ask a few times on new connections.
-                if all(httpx.get(f"{base}/ready").status_code == 200 for _ in range(6)):
+                # Ready when two connections held at once reach two processes: the
+                # supervisor hands each new connection to the least busy ready worker.
+                if len(processes_answering(base, connections=2)) == 2:
                     break
             except httpx.TransportError:
                 pass
             time.sleep(0.5)
+        assert httpx.get(f"{base}/ready").status_code == 200
         coach = world.headers(COACH)
         with httpx.Client(base_url=base) as client:
             pid = farrier_participant(client, world)
@@ -204,6 +217,8 @@ def test_stegvis_serve_with_two_workers(world: World, tmp_path: Path) -> None:
             )
             assert opening_id not in item_ids(shown.json())
             asked += 1
+        # Four connections held together: two on each process.
+        assert len(processes_answering(base, connections=4)) == 2
         # The metrics add up over both workers, whichever answers the scrape.
         metrics = httpx.get(f"{base}/metrics").text
         slates = sum(
