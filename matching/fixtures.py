@@ -608,6 +608,7 @@ class _Loader:
                 if item.decision is not None and item.decided_days_ago is not None:
                     suggestion.feedback.append(
                         Feedback(
+                            participant_id=participant.id,
                             coach_id=coaches.get(participant.id),
                             decision=item.decision,
                             reason_code=item.reason_code,

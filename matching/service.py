@@ -222,7 +222,7 @@ def feedback_state(
     rows = session.execute(
         sa.select(item_column, Feedback.decision, Feedback.created_at)
         .join(Feedback, Feedback.suggestion_id == Suggestion.id)
-        .where(Suggestion.participant_id == participant_id, Suggestion.lane == lane)
+        .where(Feedback.participant_id == participant_id, Suggestion.lane == lane)
         .order_by(Feedback.created_at, Feedback.id)
     ).all()
     latest: dict[int, tuple[Decision, datetime]] = {}
@@ -520,6 +520,7 @@ def record_feedback(
         raise SuggestionNotFound(suggestion_id)
     feedback = Feedback(
         suggestion_id=suggestion.id,
+        participant_id=suggestion.participant_id,
         decision=decision,
         reason_code=reason_code,
         comment=comment,

@@ -178,6 +178,10 @@ def make_suggestion(session: Session, **fields: Any) -> Suggestion:
 def make_feedback(session: Session, **fields: Any) -> Feedback:
     if "suggestion_id" not in fields:
         fields["suggestion_id"] = make_suggestion(session).id
+    if "participant_id" not in fields:
+        shown = session.get(Suggestion, fields["suggestion_id"])
+        assert shown is not None, "feedback needs the suggestion it is on"
+        fields["participant_id"] = shown.participant_id
     defaults: dict[str, Any] = {"decision": Decision.SHORTLISTED, "comment": "Bra match"}
     return _add(session, Feedback(**(defaults | fields)))
 

@@ -445,6 +445,12 @@ class Feedback(Base):
     suggestion_id: Mapped[int] = mapped_column(
         sa.ForeignKey("suggestions.id", ondelete="CASCADE"), index=True
     )
+    #: The suggestion's participant, repeated: ranking reads a participant's decisions on
+    #: every request, and through the suggestions that meant walking every suggestion ever
+    #: shown to them (or, on PostgreSQL, every decision of everyone).
+    participant_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
     coach_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     decision: Mapped[Decision] = mapped_column(enum_column_type(Decision, "decision"))
     reason_code: Mapped[ReasonCode | None] = mapped_column(

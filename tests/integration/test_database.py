@@ -62,6 +62,28 @@ def test_upgrade_downgrade_upgrade_round_trip(empty_database_url: str) -> None:
         engine.dispose()
 
 
+def test_feedback_learns_its_participant_from_its_suggestion_on_upgrade(
+    empty_database_url: str,
+) -> None:
+    """Migration 0005 fills in the participant of feedback given before it."""
+    migrate.upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    try:
+        with Session(engine) as session:
+            feedback = f.make_feedback(session)
+            session.commit()
+            feedback_id, participant_id = feedback.id, feedback.participant_id
+        migrate.downgrade(empty_database_url, "0004")
+        with engine.connect() as connection:
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("feedback")}
+        assert "participant_id" not in columns
+        migrate.upgrade(empty_database_url)
+        with Session(engine) as session:
+            assert session.get_one(Feedback, feedback_id).participant_id == participant_id
+    finally:
+        engine.dispose()
+
+
 def test_sqlite_connections_use_wal_and_foreign_keys(tmp_path: Any) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'pragmas.db'}")
     try:
@@ -243,7 +265,9 @@ CONSTRAINT_CASES: dict[str, Callable[[Session], Any]] = {
     ),
     "outcome hours above 80": lambda s: f.make_outcome(s, hours_per_week=100.0),
     "feedback for unknown suggestion": lambda s: s.add(
-        Feedback(suggestion_id=999_999, decision=Decision.NEVER)
+        Feedback(
+            suggestion_id=999_999, participant_id=f.make_participant(s).id, decision=Decision.NEVER
+        )
     ),
 }
 
