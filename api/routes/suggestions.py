@@ -132,7 +132,8 @@ def suggestions(
     lanes = [lane] if lane is not None else list(lanes_in_order(participant))
     # Ranking only reads (on SQLite without the writer lock, side by side with other
     # requests); logging what is shown and the audit row are the request's writes. The
-    # process's requests rank in turn, first come first served (`api.admission`).
+    # process's requests rank in turn, first come first served (`api.admission`); the
+    # writes, which mostly wait for the database, leave the next one ranking meanwhile.
     with gate or nullcontext():
         ranked = [
             rank(
@@ -145,9 +146,9 @@ def suggestions(
             )
             for chosen in lanes
         ]
-        access.work.begin_writes()
-        slates = [log_slate(access.session, slate) for slate in ranked]
-        access.audit(AuditAction.SUGGEST, [participant.id], MATCHING_FIELDS)
+    access.work.begin_writes()
+    slates = [log_slate(access.session, slate) for slate in ranked]
+    access.audit(AuditAction.SUGGEST, [participant.id], MATCHING_FIELDS)
     for slate in slates:
         metrics.shown(slate.lane, len(slate.suggestions))
     response.headers["Content-Language"] = language
