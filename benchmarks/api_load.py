@@ -8,7 +8,7 @@ Takes the benchmark database of `benchmarks/synthetic.py` (built once, reused), 
 and its indexes to var/bench/api_load/ (the benchmark logs suggestions and audit rows, which
 must not change the shared database), issues a token to one coach of each organisation,
 starts `stegvis serve` (`api.cli.serve.run_server`: a real uvicorn, `--workers` serving
-processes, two per core by default) on loopback in a subprocess, waits for `/ready`,
+processes, one per core by default) on loopback in a subprocess, waits for `/ready`,
 warms every participant's profile vector once, then for each number of clients runs that
 many concurrent clients (threads with keep-alive httpx connections, or a new connection
 per request with `--connections per-request`) for a fixed time, each
@@ -388,8 +388,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=2 * (os.cpu_count() or 1),
-        help="Serving processes (STEGVIS_WORKERS); default: two per core, the best measured "
+        default=os.cpu_count() or 1,
+        help="Serving processes (STEGVIS_WORKERS); default: one per core, the best measured "
         "on two cores (docs/benchmarks.md).",
     )
     args = parser.parse_args(argv)
