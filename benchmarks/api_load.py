@@ -308,8 +308,9 @@ INTRODUCTION = (
     "with several serving processes each holds its own engine and follows the change feed) "
     "on loopback. Each client is a thread asking, back to back, for random consenting "
     "participants of its coach's organisation, over one keep-alive connection unless said "
-    "otherwise (a kept connection stays with the process that accepted it); every answer is "
-    "a ranked, explained slate logged as shown."
+    "otherwise (the supervising process hands each new connection to the serving process "
+    "with the fewest open, and a kept connection stays there); every answer is a ranked, "
+    "explained slate logged as shown."
 )
 
 
