@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -246,6 +247,21 @@ def test_stegvis_serve_with_two_workers(world: World, tmp_path: Path) -> None:
         )
         assert slates == asked
         assert 'stegvis_model_info{version="' in metrics
+        # A worker that dies is replaced; connections go only to live, ready workers.
+        before = processes_answering(base, connections=2)
+        os.kill(int(sorted(before)[0]), signal.SIGKILL)
+        started = time.monotonic()
+        while True:
+            assert server.poll() is None, "the supervisor stopped with its worker"
+            assert time.monotonic() - started < START_TIMEOUT_S, "no worker replaced it"
+            try:
+                now = processes_answering(base, connections=2)
+            except httpx.TransportError:  # a connection handed to the dying worker
+                now = set()
+            if len(now) == 2 and now != before:
+                break
+            time.sleep(0.5)
+        assert sorted(before)[0] not in now
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=60)
