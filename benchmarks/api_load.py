@@ -263,9 +263,9 @@ def run_level(
         headers = {"Authorization": f"Bearer {caller.token}"}
         mine: list[float] = []
         failures: dict[str, int] = {}
-        # Without keep-alive each request opens a connection of its own (as behind a
-        # balancing proxy): with several serving processes, whichever process accepts it
-        # first answers, instead of the one the connection was pinned to.
+        # Without keep-alive each request opens a connection of its own, which the
+        # supervisor hands to the serving process with the fewest open at that moment,
+        # instead of staying with the process a kept connection was handed to.
         limits = httpx.Limits(max_keepalive_connections=None if keep_alive else 0)
         with httpx.Client(timeout=60, limits=limits) as client:
             start.wait()
