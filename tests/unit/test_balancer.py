@@ -83,6 +83,15 @@ def workers(balancer: Balancer, tmp_path: Path, count: int) -> list[FakeWorker]:
     return joined
 
 
+def counts_become(balancer: Balancer, expected: list[int]) -> list[int]:
+    """The balancer's open counts once they equal `expected` (or when time runs out): it
+    counts a connection just after handing it, so a worker can hold it a moment before."""
+    deadline = time.monotonic() + WAIT_S
+    while balancer.counts() != expected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return balancer.counts()
+
+
 def test_connections_are_spread_evenly_and_reach_the_worker_intact(
     balancer: Balancer, tmp_path: Path
 ) -> None:
@@ -90,7 +99,7 @@ def test_connections_are_spread_evenly_and_reach_the_worker_intact(
     clients = [connect(balancer) for _ in range(4)]
     for worker in (first, second, first, second):  # equal counts: the longest idle first
         worker.take()
-    assert balancer.counts() == [2, 2]
+    assert counts_become(balancer, [2, 2]) == [2, 2]
     # What a client writes arrives on the descriptor its worker holds.
     for number, client in enumerate(clients):
         client.sendall(f"hello {number}\n".encode())
@@ -111,15 +120,12 @@ def test_a_closed_connection_makes_its_worker_the_next_choice(
         worker.take()
     second.close_one()
     second.close_one()
-    deadline = time.monotonic() + WAIT_S
-    while balancer.counts() != [0, 2]:
-        assert time.monotonic() < deadline, balancer.counts()
-        time.sleep(0.01)
+    assert counts_become(balancer, [0, 2]) == [0, 2]
     clients += [connect(balancer), connect(balancer)]
     second.take()
     second.take()  # 2 + 2: the second worker took both new ones
     assert not first.has_waiting()
-    assert balancer.counts() == [2, 2]
+    assert counts_become(balancer, [2, 2]) == [2, 2]
     for client in clients:
         client.close()
     first.stop()
@@ -144,7 +150,7 @@ def test_connections_wait_until_a_worker_is_ready_and_skip_a_gone_one(
     late = [connect(balancer) for _ in range(3)]
     for _ in late:
         second.take()
-    assert balancer.counts() == [3]
+    assert counts_become(balancer, [3]) == [3]
     for client in [early, *late]:
         client.close()
     second.stop()
